@@ -1,0 +1,10 @@
+export * from './certificate.js';
+export * from './csr.js';
+export * as der from './der.js';
+export * from './errors.js';
+export * from './leaf-signer.js';
+export * from './names.js';
+export * from './oids.js';
+export * from './pem.js';
+export * from './trust-bundle.js';
+export * from './validity.js';

@@ -1,0 +1,77 @@
+/**
+ * The admin HTTP listener shared by every Lanyard process: `/live`, `/ready`, `/metrics`,
+ * plus routes a component adds (the proxy's `/identity`). Plain HTTP on a port that is
+ * never redirected into the mesh.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface ReadyState {
+  ready: boolean;
+  /** Shown in the /ready body when not ready. */
+  reason?: string;
+}
+
+export interface AdminServerConfig {
+  host: string;
+  port: number;
+  registry: Registry;
+  ready: () => ReadyState;
+  /** Extra GET routes, path -> JSON body. */
+  routes?: Record<string, () => unknown>;
+}
+
+export class AdminServer {
+  private server: Server | null = null;
+
+  constructor(private readonly cfg: AdminServerConfig) {}
+
+  async start(): Promise<AddressInfo> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.cfg.port, this.cfg.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  address(): AddressInfo | null {
+    return (this.server?.address() as AddressInfo | null) ?? null;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    try {
+      if (path === '/live') return send(res, 200, 'text/plain', 'live\n');
+      if (path === '/ready') {
+        const r = this.cfg.ready();
+        return r.ready ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', `not ready: ${r.reason ?? 'starting'}\n`);
+      }
+      if (path === '/metrics') return send(res, 200, this.cfg.registry.contentType, await this.cfg.registry.metrics());
+      const route = this.cfg.routes?.[path];
+      if (route) return send(res, 200, 'application/json', JSON.stringify(route(), null, 2) + '\n');
+      return send(res, 404, 'text/plain', 'not found\n');
+    } catch (e) {
+      return send(res, 500, 'text/plain', `error: ${(e as Error).message}\n`);
+    }
+  }
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
