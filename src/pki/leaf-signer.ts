@@ -39,6 +39,12 @@ const EMPTY_NAME = der.seq();
 const SKI_OID = der.encodeOid(OID.subjectKeyIdentifier);
 const SAN_OID = der.encodeOid(OID.subjectAltName);
 
+export interface SignedLeaf {
+  der: Buffer;
+  /** Upper-case hex without leading zero bytes, as X509Certificate.serialNumber prints it. */
+  serial: string;
+}
+
 export class LeafSigner {
   readonly issuer: CertificateFields;
   private readonly hash: 'sha256' | 'sha384';
@@ -73,16 +79,17 @@ export class LeafSigner {
    * Returns the DER leaf. The caller has already clamped the validity window. The
    * signature is computed on libuv's thread pool.
    */
-  async sign(req: LeafRequest): Promise<Buffer> {
+  async sign(req: LeafRequest): Promise<SignedLeaf> {
     const ski = der.seq(SKI_OID, der.octetString(der.octetString(sha1(req.publicKey))));
     const san = der.seq(
       SAN_OID,
       der.TRUE, // critical: the subject is empty (RFC 5280 4.2.1.6, SPIFFE X509-SVID §4)
       der.octetString(der.seq(der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')), der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')))),
     );
+    const serial = randomSerial();
     const tbs = der.seq(
       VERSION_3,
-      der.unsignedInteger(randomSerial()),
+      der.unsignedInteger(serial),
       this.sigAlg,
       this.issuer.subjectName,
       der.seq(der.time(req.notBefore), der.time(req.notAfter)),
@@ -93,7 +100,7 @@ export class LeafSigner {
     const signature = await new Promise<Buffer>((resolve, reject) =>
       sign(this.hash, tbs, { key: this.issuerKey, dsaEncoding: 'der' }, (err, sig) => (err ? reject(err) : resolve(sig))),
     );
-    return der.seq(tbs, this.sigAlg, der.bitString(signature));
+    return { der: der.seq(tbs, this.sigAlg, der.bitString(signature)), serial: serialHex(serial) };
   }
 }
 
@@ -103,4 +110,10 @@ function randomSerial(): Buffer {
     const b = randomBytes(16);
     if (b.some((x) => x !== 0)) return b;
   }
+}
+
+function serialHex(b: Buffer): string {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i).toString('hex').toUpperCase();
 }

@@ -1,0 +1,98 @@
+/**
+ * The Certify decision, as a straight line of checks:
+ *   request well-formed → a valid issuer is loaded → token verified → the requested
+ *   identity equals the token's → CSR valid → sign.
+ * Each failure is a coded error (errors.ts maps codes to gRPC status in one place).
+ * Transport, audit and metrics live in identity-server.ts.
+ */
+import { checkCsrNames, parseCsr, verifyCsr } from '../pki/csr.js';
+import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
+import { leafValidity } from '../pki/validity.js';
+import { checkRequest, type CertifyRequest } from './check-request.js';
+import { IdentityError } from './errors.js';
+import type { IssuerStore } from './issuer-store.js';
+import type { TokenValidator } from './token-validator.js';
+
+export interface CertificateAuthorityConfig {
+  trustDomain: TrustDomain;
+  issuers: Pick<IssuerStore, 'current' | 'unavailableReason'>;
+  validator: TokenValidator;
+  /** Leaf lifetime. Default 24h. */
+  lifetimeMs?: number;
+  /** NotBefore backdating. Default 20s. */
+  skewMs?: number;
+  clock?: () => number;
+}
+
+export interface Certified {
+  leaf: Buffer;
+  chain: Buffer[];
+  notAfter: Date;
+  serial: string;
+}
+
+/** What a decision was about, for the audit line, filled in as the checks progress. */
+export interface CertifyContext {
+  identity?: string;
+  namespace?: string;
+  serviceAccount?: string;
+}
+
+export class CertificateAuthority {
+  constructor(private readonly cfg: CertificateAuthorityConfig) {}
+
+  async certify(req: CertifyRequest, ctx: CertifyContext = {}): Promise<Certified> {
+    const checked = checkRequest(req, this.cfg.trustDomain);
+    ctx.identity = checked.identity;
+    ctx.namespace = checked.requested.namespace;
+    ctx.serviceAccount = checked.requested.serviceAccount;
+
+    const issuer = this.cfg.issuers.current();
+    if (!issuer) throw new IdentityError('ERR_ISSUER_UNAVAILABLE', this.cfg.issuers.unavailableReason());
+
+    const proven = await this.cfg.validator.validate(checked.token);
+    const provenIdentity = this.cfg.trustDomain.identity(proven);
+    if (provenIdentity !== checked.identity) {
+      throw new IdentityError(
+        'ERR_IDENTITY_MISMATCH',
+        `identity: requested ${checked.identity} but the token is for service account ${proven.namespace}/${proven.serviceAccount} (${provenIdentity})`,
+      );
+    }
+
+    const csr = parseCsr(checked.csr);
+    await verifyCsr(csr);
+    checkCsrNames(csr, checked.identity);
+
+    const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
+    const { der: leaf, serial } = await issuer.signer.sign({
+      spki: csr.spki,
+      publicKey: csr.publicKey,
+      dnsName: checked.identity,
+      spiffeId: this.cfg.trustDomain.spiffeId(proven),
+      ...window,
+    });
+    return { leaf, chain: issuer.chain, notAfter: window.notAfter, serial };
+  }
+
+  /**
+   * Issues a certificate for a key this process holds (the identity service's own serving
+   * certificate), skipping token and CSR checks that only make sense for remote callers.
+   */
+  async issueLocal(ref: ServiceAccountRef, spki: Buffer, publicKey: Buffer): Promise<Certified> {
+    const issuer = this.cfg.issuers.current();
+    if (!issuer) throw new IdentityError('ERR_ISSUER_UNAVAILABLE', this.cfg.issuers.unavailableReason());
+    const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
+    const { der: leaf, serial } = await issuer.signer.sign({
+      spki,
+      publicKey,
+      dnsName: this.cfg.trustDomain.identity(ref),
+      spiffeId: this.cfg.trustDomain.spiffeId(ref),
+      ...window,
+    });
+    return { leaf, chain: issuer.chain, notAfter: window.notAfter, serial };
+  }
+
+  private now(): number {
+    return (this.cfg.clock ?? Date.now)();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The identity service assembled: issuer store, certificate authority, serving certificate,
+ * gRPC server and admin HTTP. Everything it talks to is passed in, so tests run it
+ * in-process and the CLI runs it for real.
+ */
+import type { AddressInfo } from 'node:net';
+import { TrustDomain } from '../pki/names.js';
+import { AdminServer } from '../telemetry/admin-server.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createRegistry, type Registry } from '../telemetry/metrics.js';
+import { CertificateAuthority } from './certificate-authority.js';
+import { IdentityServer } from './identity-server.js';
+import { IssuerStore } from './issuer-store.js';
+import { ReloadableServerCredentials } from './reloadable-credentials.js';
+import { ServingCertificate } from './serving-certificate.js';
+import type { TokenValidator } from './token-validator.js';
+
+export interface IdentityServiceConfig {
+  /** Certify listener. Default 127.0.0.1:8080. */
+  host?: string;
+  port?: number;
+  /** Admin listener. Default 127.0.0.1:9990. */
+  adminHost?: string;
+  adminPort?: number;
+  issuerDir: string;
+  /** Default: the issuer directory. */
+  trustAnchors?: string;
+  /** Default cluster.local. */
+  trustDomain?: string;
+  /** Default lanyard. */
+  controlNamespace?: string;
+  validator: TokenValidator;
+  /** Default 24h. */
+  lifetimeMs?: number;
+  /** Default 20s. */
+  skewMs?: number;
+  /** Issuer poll period. Default 10s. */
+  pollIntervalMs?: number;
+  logger: Logger;
+  clock?: () => number;
+}
+
+export interface RunningIdentityService {
+  port: number;
+  admin: AddressInfo;
+}
+
+export class IdentityService {
+  readonly trustDomain: TrustDomain;
+  readonly registry: Registry;
+  readonly issuers: IssuerStore;
+  readonly ca: CertificateAuthority;
+  private readonly credentials = new ReloadableServerCredentials();
+  private readonly serving: ServingCertificate;
+  private readonly server: IdentityServer;
+  private readonly admin: AdminServer;
+
+  constructor(private readonly cfg: IdentityServiceConfig) {
+    this.trustDomain = new TrustDomain(cfg.trustDomain ?? 'cluster.local', cfg.controlNamespace ?? 'lanyard');
+    this.registry = createRegistry({ processMetrics: true });
+    this.issuers = new IssuerStore({
+      issuerDir: cfg.issuerDir,
+      trustAnchors: cfg.trustAnchors,
+      pollIntervalMs: cfg.pollIntervalMs,
+      logger: cfg.logger,
+      registry: this.registry,
+      clock: cfg.clock,
+    });
+    this.ca = new CertificateAuthority({
+      trustDomain: this.trustDomain,
+      issuers: this.issuers,
+      validator: cfg.validator,
+      lifetimeMs: cfg.lifetimeMs,
+      skewMs: cfg.skewMs,
+      clock: cfg.clock,
+    });
+    this.serving = new ServingCertificate({
+      ca: this.ca,
+      issuers: this.issuers,
+      credentials: this.credentials,
+      account: this.servingAccount,
+      logger: cfg.logger,
+      clock: cfg.clock,
+    });
+    this.server = new IdentityServer({ ca: this.ca, credentials: this.credentials, logger: cfg.logger, registry: this.registry });
+    this.admin = new AdminServer({
+      host: cfg.adminHost ?? '127.0.0.1',
+      port: cfg.adminPort ?? 9990,
+      registry: this.registry,
+      ready: () => (this.issuers.current() ? { ready: true } : { ready: false, reason: this.issuers.unavailableReason() }),
+    });
+  }
+
+  /** The service account whose identity the service itself presents. */
+  get servingAccount(): { namespace: string; serviceAccount: string } {
+    return { namespace: this.trustDomain.controlNamespace, serviceAccount: 'lanyard-identity' };
+  }
+
+  get servingIdentity(): string {
+    return this.trustDomain.identity(this.servingAccount);
+  }
+
+  /** Validator start-up checks run first: a service that cannot verify tokens must not start. */
+  async start(): Promise<RunningIdentityService> {
+    await this.cfg.validator.start?.();
+    await this.issuers.start();
+    await this.serving.start();
+    const admin = await this.admin.start();
+    const port = await this.server.listen(this.cfg.host ?? '127.0.0.1', this.cfg.port ?? 8080);
+    return { port, admin };
+  }
+
+  async stop(): Promise<void> {
+    this.serving.stop();
+    this.issuers.stop();
+    await Promise.all([this.server.close(), this.admin.close()]);
+    this.cfg.validator.close?.();
+  }
+}

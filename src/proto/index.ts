@@ -1,0 +1,59 @@
+/**
+ * Loads the `.proto` files in the top-level `proto/` directory and exposes their services
+ * and message types. Field names keep their proto spelling (`leaf_certificate`).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/** Finds `proto/` by walking up from this module (it sits at a different depth in dist/). */
+export function protoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'proto', 'identity.proto'))) return join(dir, 'proto');
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the proto/ directory above ' + fileURLToPath(import.meta.url));
+}
+
+const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+
+export function loadProto(file: string): grpc.GrpcObject {
+  const def = protoLoader.loadSync(join(protoRoot(), file), { ...LOADER_OPTIONS, includeDirs: [protoRoot()] });
+  return grpc.loadPackageDefinition(def);
+}
+
+export interface Timestamp {
+  seconds: number;
+  nanos: number;
+}
+
+export interface CertifyRequestMessage {
+  identity: string;
+  token: Buffer;
+  certificate_signing_request: Buffer;
+}
+
+export interface CertifyResponseMessage {
+  leaf_certificate: Buffer;
+  intermediate_certificates: Buffer[];
+  valid_until: Timestamp | null;
+}
+
+let identityService: grpc.ServiceClientConstructor | null = null;
+
+/** `io.linkerd.proxy.identity.Identity`, loaded once. */
+export function identityServiceDefinition(): grpc.ServiceClientConstructor {
+  if (!identityService) {
+    const pkg = loadProto('identity.proto') as unknown as {
+      io: { linkerd: { proxy: { identity: { Identity: grpc.ServiceClientConstructor } } } };
+    };
+    identityService = pkg.io.linkerd.proxy.identity.Identity;
+  }
+  return identityService;
+}
+
+export const toTimestamp = (d: Date): Timestamp => ({ seconds: Math.floor(d.getTime() / 1000), nanos: (d.getTime() % 1000) * 1e6 });
+export const fromTimestamp = (t: Timestamp): Date => new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6));

@@ -1,0 +1,68 @@
+/**
+ * Runs a real identity service in-process on loopback (ephemeral ports) with a fresh test
+ * PKI and token authority, and a real TLS gRPC client pointed at it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IdentityService, type IdentityServiceConfig } from '../../src/identity/identity-service.js';
+import { CertifyClient } from '../../proxy/identity/certify-client.js';
+import { createTestPki, writeIssuerDir, type TestPki } from './test-ca.js';
+import { LogSink } from './log-sink.js';
+import { TokenAuthority } from './token-authority.js';
+
+export interface IdentityHarness {
+  service: IdentityService;
+  port: number;
+  adminPort: number;
+  dir: string;
+  issuerDir: string;
+  pki: TestPki;
+  tokens: TokenAuthority;
+  logs: LogSink;
+  client(opts?: { serverName?: string; anchorsPem?: string }): CertifyClient;
+  stop(): Promise<void>;
+}
+
+export async function startIdentity(overrides: Partial<IdentityServiceConfig> & { pki?: TestPki } = {}): Promise<IdentityHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'lanyard-identity-'));
+  const issuerDir = join(dir, 'issuer');
+  const pki = overrides.pki ?? (await createTestPki());
+  writeIssuerDir(issuerDir, pki);
+  const tokens = await TokenAuthority.create();
+  const logs = new LogSink();
+  const service = new IdentityService({
+    port: 0,
+    adminPort: 0,
+    issuerDir,
+    validator: tokens.validator(),
+    logger: logs.logger('identity'),
+    ...overrides,
+  });
+  const running = await service.start();
+  const clients: CertifyClient[] = [];
+  return {
+    service,
+    port: running.port,
+    adminPort: running.admin.port,
+    dir,
+    issuerDir,
+    pki,
+    tokens,
+    logs,
+    client(opts = {}) {
+      const c = new CertifyClient({
+        address: `127.0.0.1:${running.port}`,
+        serverName: opts.serverName ?? service.servingIdentity,
+        trustAnchorsPem: opts.anchorsPem ?? pki.anchor.certPem,
+      });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
