@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { registerIdentity } from './identity.js';
 import { registerToken } from './token.js';
 import { registerCerts } from './certs.js';
+import { registerCertify } from './certify.js';
 
 const program = new Command('lanyard')
   .description('Workload identity and transparent mutual TLS for Kubernetes.')
@@ -16,6 +17,7 @@ const program = new Command('lanyard')
 registerIdentity(program);
 registerToken(program);
 registerCerts(program);
+registerCertify(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

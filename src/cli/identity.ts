@@ -1,0 +1,186 @@
+/**
+ * `lanyard identity` (and `npm start`): the identity service. With no flags it runs on the
+ * embedded default: a development PKI and token key in certs/dev/, created on first start.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { IdentityService } from '../identity/identity-service.js';
+import { DEV_TOKEN_ISSUER } from '../identity/validators/dev-token.js';
+import { JwksSource } from '../identity/validators/jwks-source.js';
+import { JwksTokenValidator } from '../identity/validators/jwks-token-validator.js';
+import { TokenCache } from '../identity/validators/token-cache.js';
+import type { TokenValidator } from '../identity/token-validator.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { ensureDevPki } from '../../certs/dev-pki.js';
+import { buildK8sValidator } from './k8s-validator-options.js';
+import { defaultDevDir } from './paths.js';
+import { envOption } from './env.js';
+import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt } from './parse.js';
+
+export interface IdentityOptions {
+  addr: string;
+  adminAddr: string;
+  issuerDir: string;
+  trustAnchors?: string;
+  trustDomain: string;
+  controlNamespace?: string;
+  linkerd: boolean;
+  validator: 'dev' | 'jwks' | 'kubernetes';
+  audience?: string;
+  tokenIssuer?: string;
+  jwksFile?: string;
+  jwksUrl?: string;
+  jwksCa?: string;
+  jwksBearerTokenFile?: string;
+  tokenCacheTtl: string;
+  kubeconfig?: string;
+  kubeTimeout: string;
+  kubeQps: string;
+  kubeBurst: string;
+  lifetime: string;
+  skew: string;
+  pollInterval: string;
+  logLevel: string;
+}
+
+export function registerIdentity(program: Command): void {
+  program
+    .command('identity')
+    .description('Run the identity service: verify service-account tokens and sign short-lived workload certificates (Certify).')
+    .addOption(envOption('--addr <host:port>', 'Certify gRPC/TLS listener', 'LANYARD_IDENTITY_ADDR', '127.0.0.1:8080'))
+    .addOption(envOption('--admin-addr <host:port>', 'admin HTTP listener (/ready, /live, /metrics)', 'LANYARD_IDENTITY_ADMIN_ADDR', '127.0.0.1:9990'))
+    .addOption(
+      envOption('--issuer-dir <dir>', 'directory with the issuer cert+key (tls.crt/tls.key, crt.pem/key.pem or issuer.crt/issuer.key)', 'LANYARD_IDENTITY_ISSUER_DIR', defaultDevDir()),
+    )
+    .addOption(envOption('--trust-anchors <path>', 'trust bundle file, or directory with ca.crt/ca-bundle.crt (default: the issuer dir)', 'LANYARD_IDENTITY_TRUST_ANCHORS'))
+    .addOption(envOption('--trust-domain <domain>', 'trust domain', 'LANYARD_TRUST_DOMAIN', 'cluster.local'))
+    .addOption(envOption('--control-namespace <ns>', 'control-plane namespace used in identities (default lanyard; linkerd with --linkerd)', 'LANYARD_CONTROL_NAMESPACE'))
+    .addOption(new Option('--linkerd', 'Linkerd-compatible mode: audience identity.l5d.io, control namespace linkerd').env('LANYARD_LINKERD_COMPAT').default(false))
+    .addOption(envOption('--validator <kind>', 'token validator: dev | jwks | kubernetes', 'LANYARD_IDENTITY_VALIDATOR', 'dev'))
+    .addOption(envOption('--audience <aud>', 'token audience (default identity.lanyard.io; identity.l5d.io with --linkerd)', 'LANYARD_IDENTITY_AUDIENCE'))
+    .addOption(envOption('--token-issuer <iss>', `token issuer for jwks (default https://kubernetes.default.svc.cluster.local; dev: ${DEV_TOKEN_ISSUER})`, 'LANYARD_IDENTITY_TOKEN_ISSUER'))
+    .addOption(envOption('--jwks-file <file>', 'JWKS file (jwks validator)', 'LANYARD_IDENTITY_JWKS_FILE'))
+    .addOption(envOption('--jwks-url <url>', 'JWKS URL, e.g. https://kubernetes.default.svc/openid/v1/jwks (jwks validator)', 'LANYARD_IDENTITY_JWKS_URL'))
+    .addOption(envOption('--jwks-ca <file>', 'CA bundle for --jwks-url', 'LANYARD_IDENTITY_JWKS_CA'))
+    .addOption(envOption('--jwks-bearer-token-file <file>', 'bearer token sent to --jwks-url', 'LANYARD_IDENTITY_JWKS_BEARER_TOKEN_FILE'))
+    .addOption(envOption('--token-cache-ttl <duration>', 'how long a verified token is remembered (jwks/dev; 0 disables)', 'LANYARD_IDENTITY_TOKEN_CACHE_TTL', '60s'))
+    .addOption(envOption('--kubeconfig <file>', 'kubeconfig for the kubernetes validator (default: in-cluster or ~/.kube/config)', 'KUBECONFIG'))
+    .addOption(envOption('--kube-timeout <duration>', 'TokenReview timeout', 'LANYARD_IDENTITY_KUBE_TIMEOUT', '5s'))
+    .addOption(envOption('--kube-qps <n>', 'API-server requests per second', 'LANYARD_IDENTITY_KUBE_QPS', '20'))
+    .addOption(envOption('--kube-burst <n>', 'API-server request burst', 'LANYARD_IDENTITY_KUBE_BURST', '40'))
+    .addOption(envOption('--lifetime <duration>', 'leaf certificate lifetime (never past the issuer NotAfter)', 'LANYARD_IDENTITY_LIFETIME', '24h'))
+    .addOption(envOption('--skew <duration>', 'NotBefore backdating for clock skew', 'LANYARD_IDENTITY_SKEW', '20s'))
+    .addOption(envOption('--poll-interval <duration>', 'issuer directory poll period (changes are also watched)', 'LANYARD_IDENTITY_POLL_INTERVAL', '10s'))
+    .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npm start                                   # dev PKI in certs/dev, dev tokens
+  lanyard identity --validator kubernetes --issuer-dir /var/run/lanyard/issuer --addr 0.0.0.0:8080
+  lanyard identity --validator jwks --jwks-url https://kubernetes.default.svc/openid/v1/jwks \\
+      --jwks-ca /var/run/secrets/kubernetes.io/serviceaccount/ca.crt`,
+    )
+    .action(async (o: IdentityOptions) => runIdentity(o));
+}
+
+async function runIdentity(o: IdentityOptions): Promise<void> {
+  const addr = parseHostPort(o.addr, '--addr (or LANYARD_IDENTITY_ADDR)');
+  const adminAddr = parseHostPort(o.adminAddr, '--admin-addr (or LANYARD_IDENTITY_ADMIN_ADDR)');
+  const lifetimeMs = parseDuration(o.lifetime, '--lifetime (or LANYARD_IDENTITY_LIFETIME)');
+  const skewMs = parseDuration(o.skew, '--skew (or LANYARD_IDENTITY_SKEW)');
+  const pollIntervalMs = parseDuration(o.pollInterval, '--poll-interval (or LANYARD_IDENTITY_POLL_INTERVAL)');
+  if (lifetimeMs < 10_000) throw new Error('--lifetime (or LANYARD_IDENTITY_LIFETIME): must be at least 10s');
+  if (!['dev', 'jwks', 'kubernetes'].includes(o.validator)) {
+    throw new Error(`--validator (or LANYARD_IDENTITY_VALIDATOR): expected dev, jwks or kubernetes, got ${JSON.stringify(o.validator)}`);
+  }
+  const logger = createLogger({ component: 'identity', level: o.logLevel as 'info' });
+  const controlNamespace = o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard');
+  const issuerDir = resolve(o.issuerDir);
+
+  let devCreated = false;
+  if (o.validator === 'dev') {
+    const dev = await ensureDevPki(issuerDir, { trustDomain: o.trustDomain, controlNamespace });
+    devCreated = dev.created;
+    if (dev.created) logger.info({ dir: issuerDir }, 'created a development PKI and token key');
+  }
+  const validator = await buildValidator(o, issuerDir, logger);
+  const service = new IdentityService({
+    host: addr.host,
+    port: addr.port,
+    adminHost: adminAddr.host,
+    adminPort: adminAddr.port,
+    issuerDir,
+    trustAnchors: o.trustAnchors ? resolve(o.trustAnchors) : undefined,
+    trustDomain: o.trustDomain,
+    controlNamespace,
+    validator,
+    lifetimeMs,
+    skewMs,
+    pollIntervalMs,
+    logger,
+  });
+  const running = await service.start();
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void service.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info(
+    { addr: formatHostPort({ host: addr.host, port: running.port }), admin: formatHostPort({ host: adminAddr.host, port: running.admin.port }), validator: validator.kind, identity: service.servingIdentity },
+    'identity service listening',
+  );
+  if (o.validator === 'dev') printDevHelp(service, issuerDir, `${addr.host}:${running.port}`, running.admin.port, devCreated);
+}
+
+async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Logger): Promise<TokenValidator> {
+  const audience = o.audience ?? (o.linkerd ? 'identity.l5d.io' : 'identity.lanyard.io');
+  const cacheTtlMs = parseDuration(o.tokenCacheTtl, '--token-cache-ttl (or LANYARD_IDENTITY_TOKEN_CACHE_TTL)');
+  if (o.validator === 'kubernetes') {
+    return buildK8sValidator({
+      kubeconfig: o.kubeconfig,
+      audience,
+      timeoutMs: parseDuration(o.kubeTimeout, '--kube-timeout (or LANYARD_IDENTITY_KUBE_TIMEOUT)'),
+      qps: parsePositiveInt(o.kubeQps, '--kube-qps (or LANYARD_IDENTITY_KUBE_QPS)'),
+      burst: parsePositiveInt(o.kubeBurst, '--kube-burst (or LANYARD_IDENTITY_KUBE_BURST)'),
+      logger,
+    });
+  }
+  const cache = new TokenCache({ ttlMs: cacheTtlMs });
+  if (o.validator === 'dev') {
+    const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') } });
+    return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? DEV_TOKEN_ISSUER, audience, kind: 'dev', cache });
+  }
+  if (!o.jwksFile === !o.jwksUrl) throw new Error('--validator jwks needs exactly one of --jwks-file or --jwks-url');
+  const bearerFile = o.jwksBearerTokenFile;
+  const source = new JwksSource({
+    location: o.jwksFile
+      ? { file: resolve(o.jwksFile) }
+      : {
+          url: o.jwksUrl!,
+          ca: o.jwksCa ? readFileSync(o.jwksCa, 'utf8') : undefined,
+          bearerToken: bearerFile ? async () => readFileSync(bearerFile, 'utf8').trim() : undefined,
+        },
+  });
+  return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? 'https://kubernetes.default.svc.cluster.local', audience, kind: 'jwks', cache });
+}
+
+function printDevHelp(service: IdentityService, dir: string, addr: string, adminPort: number, created: boolean): void {
+  const rel = dir.startsWith(process.cwd()) ? dir.slice(process.cwd().length + 1) || '.' : dir;
+  const cli = 'node dist/src/cli/main.js';
+  process.stderr.write(`
+Lanyard identity service is running on the embedded default${created ? ' (development PKI just created)' : ''}.
+  Certify (gRPC over TLS)  ${addr}   presenting ${service.servingIdentity}
+  admin                    http://127.0.0.1:${adminPort}/ready  /live  /metrics
+  trust anchors            ${rel}/ca.crt        issuer ${rel}/issuer.crt
+
+Get a token and a certificate for service account default/web:
+  ${cli} token mint --ns default --sa web > /tmp/web.token
+  ${cli} certify --ns default --sa web --token-file /tmp/web.token --out-dir /tmp/web
+  ${cli} certs inspect /tmp/web/tls.crt --bundle ${rel}/ca.crt
+
+Stop with Ctrl-C.
+`);
+}
