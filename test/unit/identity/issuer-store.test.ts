@@ -1,0 +1,185 @@
+/**
+ * The issuer store refuses bad issuers, keeps the last good one, and counts both.
+ */
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IssuerStore } from '../../../src/identity/issuer-store.js';
+import { createRegistry } from '../../../src/telemetry/metrics.js';
+import { LeafSigner } from '../../../src/pki/leaf-signer.js';
+import { encodePem } from '../../../src/pki/pem.js';
+import { createAnchor, createIssuer } from '../../../certs/ca.js';
+import { createTestPki, writeIssuerDir, type TestPki } from '../../support/test-ca.js';
+import { LogSink } from '../../support/log-sink.js';
+
+let good: TestPki;
+let dirs: string[] = [];
+beforeAll(async () => {
+  good = await createTestPki();
+});
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'lanyard-issuer-'));
+  dirs.push(d);
+  return d;
+}
+
+async function reloadCount(registry: ReturnType<typeof createRegistry>, result: string): Promise<number> {
+  const m = await registry.getSingleMetric('lanyard_identity_issuer_reloads_total')!.get();
+  return m.values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+interface BadCase {
+  name: string;
+  write: (dir: string) => Promise<void>;
+  reason: RegExp;
+}
+
+const badCases: BadCase[] = [
+  {
+    name: 'fail/expired-issuer',
+    write: async (dir) => {
+      const pki = await createTestPki({ anchor: good.anchor, issuerDays: 1, notBefore: new Date(Date.now() - 3 * 86_400_000) });
+      writeIssuerDir(dir, pki);
+    },
+    reason: /expired/,
+  },
+  {
+    name: 'fail/issuer-not-a-ca',
+    write: async (dir) => {
+      // A workload leaf (CA:false) signed by the anchor, with its own key.
+      const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
+      const signer = new LeafSigner(good.anchorCert.raw, createPrivateKey(good.anchor.keyPem));
+      const leaf = await signer.sign({
+        spki,
+        publicKey: spki.subarray(spki.length - 65),
+        dnsName: 'web.default.serviceaccount.identity.lanyard.cluster.local',
+        spiffeId: 'spiffe://cluster.local/ns/default/sa/web',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 3_600_000),
+      });
+      writeIssuerDir(dir, { issuer: { certPem: encodePem('CERTIFICATE', leaf.der), keyPem: kp.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }, anchor: good.anchor });
+    },
+    reason: /is not a CA certificate/,
+  },
+  {
+    name: 'fail/key-does-not-match',
+    write: async (dir) => {
+      const other = await createIssuer({ commonName: 'other', caCertPem: good.anchor.certPem, caKeyPem: good.anchor.keyPem });
+      writeIssuerDir(dir, { issuer: { certPem: good.issuer.certPem, keyPem: other.keyPem }, anchor: good.anchor });
+    },
+    reason: /key does not match/,
+  },
+  {
+    name: 'fail/not-chaining-to-an-anchor',
+    write: async (dir) => {
+      const foreign = await createTestPki();
+      writeIssuerDir(dir, { issuer: foreign.issuer, anchor: good.anchor });
+    },
+    reason: /does not chain to any trust anchor/,
+  },
+  {
+    name: 'fail/garbage-key',
+    write: async (dir) => {
+      writeIssuerDir(dir, { issuer: { certPem: good.issuer.certPem, keyPem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }, anchor: good.anchor });
+    },
+    reason: /issuer key: cannot parse/,
+  },
+  {
+    name: 'fail/empty-bundle',
+    write: async (dir) => {
+      writeIssuerDir(dir, good);
+      writeFileSync(join(dir, 'ca.crt'), '');
+    },
+    reason: /no PEM CERTIFICATE/,
+  },
+];
+
+describe('IssuerStore refuses a bad issuer at start', () => {
+  test.each(badCases.map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    const dir = tempDir();
+    await c.write(dir);
+    const logs = new LogSink();
+    const registry = createRegistry();
+    const store = new IssuerStore({ issuerDir: dir, logger: logs.logger(), registry, pollIntervalMs: 60_000 });
+    await store.start();
+    try {
+      expect(store.current()).toBeNull();
+      expect(store.unavailableReason()).toMatch(c.reason);
+      expect(logs.where({ event: 'issuer_rejected' })).toHaveLength(1);
+      expect(String(logs.where({ event: 'issuer_rejected' })[0].reason)).toMatch(c.reason);
+      expect(await reloadCount(registry, 'failure')).toBe(1);
+    } finally {
+      store.stop();
+    }
+  });
+});
+
+describe('IssuerStore keeps the last good issuer', () => {
+  test.each(badCases.map((c) => [c.name, c] as const))('%s after a good one', async (_n, c) => {
+    const dir = tempDir();
+    writeIssuerDir(dir, good);
+    const logs = new LogSink();
+    const registry = createRegistry();
+    const store = new IssuerStore({ issuerDir: dir, logger: logs.logger(), registry, pollIntervalMs: 60_000 });
+    await store.start();
+    try {
+      const first = store.current();
+      expect(first?.fingerprint).toBe(good.issuerCert.fingerprint256);
+      await c.write(dir);
+      await store.reload();
+      expect(store.current()).toBe(first);
+      expect(await reloadCount(registry, 'success')).toBe(1);
+      expect(await reloadCount(registry, 'failure')).toBe(1);
+      // The same bad files again are not re-reported.
+      await store.reload();
+      expect(await reloadCount(registry, 'failure')).toBe(1);
+    } finally {
+      store.stop();
+    }
+  });
+});
+
+test('ok/issuer becomes unavailable when it expires, and metrics show its expiry', async () => {
+  const dir = tempDir();
+  writeIssuerDir(dir, good);
+  let now = Date.now();
+  const registry = createRegistry();
+  const store = new IssuerStore({ issuerDir: dir, logger: new LogSink().logger(), registry, clock: () => now });
+  await store.start();
+  try {
+    expect(store.current()).not.toBeNull();
+    const expiry = await registry.getSingleMetric('lanyard_identity_issuer_expiry_timestamp_seconds')!.get();
+    expect(expiry.values[0].value).toBe(Date.parse(good.issuerCert.validTo) / 1000);
+    const anchors = await registry.getSingleMetric('lanyard_identity_trust_anchor_expiry_timestamp_seconds')!.get();
+    expect(anchors.values[0].value).toBe(Date.parse(good.anchorCert.validTo) / 1000);
+    now = Date.parse(good.issuerCert.validTo) + 1000;
+    expect(store.current()).toBeNull();
+    expect(store.unavailableReason()).toMatch(/expired at/);
+  } finally {
+    store.stop();
+  }
+});
+
+test('ok/crt.pem + key.pem layout and a separate trust-anchor file', async () => {
+  const dir = tempDir();
+  const anchors = join(tempDir(), 'bundle.pem');
+  const other = await createAnchor({ commonName: 'other-root' });
+  writeFileSync(join(dir, 'crt.pem'), good.issuer.certPem);
+  writeFileSync(join(dir, 'key.pem'), good.issuer.keyPem);
+  writeFileSync(anchors, other.certPem + good.anchor.certPem);
+  const store = new IssuerStore({ issuerDir: dir, trustAnchors: anchors, logger: new LogSink().logger() });
+  await store.start();
+  try {
+    expect(store.current()?.bundle.anchors).toHaveLength(2);
+    expect(store.current()?.chain).toHaveLength(1);
+  } finally {
+    store.stop();
+  }
+});
