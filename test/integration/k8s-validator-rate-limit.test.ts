@@ -1,0 +1,73 @@
+import { K8sTokenValidator } from '../../src/identity/validators/k8s-token-validator.js';
+import { startFakeKubeEnv, type FakeKubeEnv } from '../support/fake-kube-env.js';
+
+describe('kubernetes validator limits its own request rate', () => {
+  let env: FakeKubeEnv;
+
+  beforeEach(async () => {
+    env = await startFakeKubeEnv();
+    env.api.addToken('tok-web', { username: 'system:serviceaccount:default:web', audiences: ['identity.lanyard.io'] });
+  });
+
+  afterEach(async () => {
+    await env.stop();
+  });
+
+  test('qps=2, burst=2: two calls go at once, the third waits ~500 ms', async () => {
+    const validator = new K8sTokenValidator({ kubeconfigPath: env.kubeconfig, qps: 2, burst: 2, logger: env.logger });
+    try {
+      const started = Date.now();
+      await Promise.all([validator.validate('tok-web'), validator.validate('tok-web'), validator.validate('tok-web')]);
+      const at = env.api.requests.filter((r) => r.route === 'tokenreviews').map((r) => r.at - started);
+
+      expect(at).toHaveLength(3);
+      expect(at[0]).toBeLessThan(250);
+      expect(at[1]).toBeLessThan(250);
+      expect(at[2]).toBeGreaterThanOrEqual(450);
+      expect(at[2]).toBeLessThan(1200);
+    } finally {
+      validator.close();
+    }
+  });
+
+  test('a wait that would outlast the timeout fails at once as UNAVAILABLE', async () => {
+    const validator = new K8sTokenValidator({ kubeconfigPath: env.kubeconfig, qps: 1, burst: 1, requestTimeoutMs: 300, logger: env.logger });
+    try {
+      await validator.validate('tok-web');
+      const started = Date.now();
+      await expect(validator.validate('tok-web')).rejects.toMatchObject({
+        code: 'ERR_VALIDATOR_UNAVAILABLE',
+        message: expect.stringContaining('client-side rate limit (qps=1, burst=1)'),
+      });
+      expect(Date.now() - started).toBeLessThan(100);
+      expect(env.api.requestCount('tokenreviews')).toBe(1);
+    } finally {
+      validator.close();
+    }
+  });
+
+  test('429 from the API server is retried (Retry-After honoured), then succeeds', async () => {
+    const validator = new K8sTokenValidator({ kubeconfigPath: env.kubeconfig, logger: env.logger });
+    env.api.fault('tokenreviews', { status: 429, retryAfterSeconds: 0, times: 2 });
+    try {
+      await expect(validator.validate('tok-web')).resolves.toEqual({ namespace: 'default', serviceAccount: 'web' });
+      expect(env.api.requestCount('tokenreviews')).toBe(3);
+    } finally {
+      validator.close();
+    }
+  });
+
+  test('429 that persists is UNAVAILABLE after the retries', async () => {
+    const validator = new K8sTokenValidator({ kubeconfigPath: env.kubeconfig, logger: env.logger });
+    env.api.fault('tokenreviews', { status: 429 });
+    try {
+      await expect(validator.validate('tok-web')).rejects.toMatchObject({
+        code: 'ERR_VALIDATOR_UNAVAILABLE',
+        message: expect.stringContaining('throttling'),
+      });
+      expect(env.api.requestCount('tokenreviews')).toBe(4);
+    } finally {
+      validator.close();
+    }
+  });
+});
