@@ -41,3 +41,12 @@ export async function startFakeKubeEnv(cfg: FakeKubeApiConfig = {}): Promise<Fak
     },
   };
 }
+
+/** Polls `check` until it returns true, or fails after `timeoutMs` with `what`. */
+export async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
