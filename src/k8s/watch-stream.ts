@@ -76,66 +76,89 @@ export async function openWatchStream(kc: KubeConfig, cfg: WatchStreamConfig): P
   } finally {
     clearTimeout(connectTimer);
   }
-  const done = streamEvents(res, ctl, cfg, what, server).finally(() => cfg.signal?.removeEventListener('abort', onCallerAbort));
+  const done = new EventReader(res, ctl, cfg, what, server).done.finally(() => cfg.signal?.removeEventListener('abort', onCallerAbort));
   return { done, close: onCallerAbort };
 }
 
-function streamEvents(res: http.IncomingMessage, ctl: AbortController, cfg: WatchStreamConfig, what: string, server: string): Promise<K8sError | null> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (err: K8sError | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(idleTimer);
-      ctl.signal.removeEventListener('abort', onAbort);
-      if (!res.destroyed) res.destroy();
-      resolve(err);
-    };
-    const idleMs = cfg.idleTimeoutMs ?? 330_000;
-    let idleTimer: NodeJS.Timeout | undefined;
-    const armIdle = (): void => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => finish(new K8sError('ERR_K8S_TIMEOUT', `${what}: no data for ${idleMs} ms`)), idleMs);
-    };
-    const onAbort = (): void => finish(ctl.signal.reason as K8sError);
-    ctl.signal.addEventListener('abort', onAbort, { once: true });
-    armIdle();
+/** Splits the body into lines, decodes each as an event, and settles `done` exactly once. */
+class EventReader {
+  readonly done: Promise<K8sError | null>;
+  private resolve!: (err: K8sError | null) => void;
+  private settled = false;
+  private ended = false;
+  private pending = '';
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleMs: number;
+  private readonly onAbort = (): void => this.finish(this.ctl.signal.reason as K8sError);
 
-    let pending = '';
+  constructor(
+    private readonly res: http.IncomingMessage,
+    private readonly ctl: AbortController,
+    private readonly cfg: WatchStreamConfig,
+    private readonly what: string,
+    server: string,
+  ) {
+    this.done = new Promise((r) => (this.resolve = r));
+    this.idleMs = cfg.idleTimeoutMs ?? 330_000;
+    ctl.signal.addEventListener('abort', this.onAbort, { once: true });
+    this.armIdle();
     res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      armIdle();
-      pending += chunk;
-      let nl: number;
-      while (!settled && (nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl).trim();
-        pending = pending.slice(nl + 1);
-        if (line.length > 0) deliver(line);
-      }
-      if (pending.length > MAX_LINE_BYTES) finish(new K8sError('ERR_K8S_MALFORMED', `${what}: an event line exceeds ${MAX_LINE_BYTES} bytes`));
-    });
+    res.on('data', (chunk: string) => this.onData(chunk));
     res.on('end', () => {
-      if (pending.trim().length > 0) deliver(pending.trim());
-      finish(null);
+      this.ended = true;
+      if (this.pending.trim().length > 0) this.deliver(this.pending.trim());
+      this.finish(null);
     });
-    res.on('error', (err) => finish(ctl.signal.aborted ? (ctl.signal.reason as K8sError) : toK8sError(err, what, server)));
-    res.on('close', () => finish(ctl.signal.aborted ? (ctl.signal.reason as K8sError) : null));
+    res.on('error', (err) => this.finish(toK8sError(err, what, server)));
+    // A close without 'end' is a connection lost mid-stream: events may be missing.
+    res.on('close', () => this.finish(this.ended ? null : new K8sError('ERR_K8S_UNREACHABLE', `${what}: the connection to ${server} closed mid-stream`)));
+  }
 
-    function deliver(line: string): void {
-      let event: WatchEvent;
-      try {
-        event = JSON.parse(line) as WatchEvent;
-      } catch {
-        return finish(new K8sError('ERR_K8S_MALFORMED', `${what}: an event is not JSON: ${line.slice(0, 80)}`));
-      }
-      if (!event || typeof event.type !== 'string' || !event.object || typeof event.object !== 'object') {
-        return finish(new K8sError('ERR_K8S_MALFORMED', `${what}: an event has no type or object: ${line.slice(0, 80)}`));
-      }
-      try {
-        cfg.onEvent(event);
-      } catch (err) {
-        finish(new K8sError('ERR_K8S_ABORTED', `${what}: the event handler threw: ${(err as Error).message}`));
-      }
+  private onData(chunk: string): void {
+    this.armIdle();
+    this.pending += chunk;
+    let nl: number;
+    while (!this.settled && (nl = this.pending.indexOf('\n')) >= 0) {
+      const line = this.pending.slice(0, nl).trim();
+      this.pending = this.pending.slice(nl + 1);
+      if (line.length > 0) this.deliver(line);
     }
-  });
+    if (this.pending.length > MAX_LINE_BYTES) this.finish(this.malformed(`an event line exceeds ${MAX_LINE_BYTES} bytes`));
+  }
+
+  private deliver(line: string): void {
+    let event: WatchEvent;
+    try {
+      event = JSON.parse(line) as WatchEvent;
+    } catch {
+      return this.finish(this.malformed(`an event is not JSON: ${line.slice(0, 80)}`));
+    }
+    if (!event || typeof event.type !== 'string' || !event.object || typeof event.object !== 'object') {
+      return this.finish(this.malformed(`an event has no type or object: ${line.slice(0, 80)}`));
+    }
+    try {
+      this.cfg.onEvent(event);
+    } catch (err) {
+      this.finish(new K8sError('ERR_K8S_ABORTED', `${this.what}: the event handler threw: ${(err as Error).message}`));
+    }
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.finish(new K8sError('ERR_K8S_TIMEOUT', `${this.what}: no data for ${this.idleMs} ms`)), this.idleMs);
+  }
+
+  private malformed(detail: string): K8sError {
+    return new K8sError('ERR_K8S_MALFORMED', `${this.what}: ${detail}`);
+  }
+
+  /** The first outcome wins; an abort by us (close, deadline) wins over the socket errors it causes. */
+  private finish(err: K8sError | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.idleTimer);
+    this.ctl.signal.removeEventListener('abort', this.onAbort);
+    if (!this.res.destroyed) this.res.destroy();
+    this.resolve(this.ctl.signal.aborted && err !== null ? (this.ctl.signal.reason as K8sError) : err);
+  }
 }

@@ -39,7 +39,7 @@ export interface K8sTokenValidatorConfig {
   burst?: number;
   /** Default: a logger with component `k8s-token-validator`. */
   logger?: Logger;
-  /** A ready client instead of one built from the fields above (tests, sharing). Default: none. */
+  /** A client to share instead of one built from kubeconfigPath/requestTimeoutMs/qps/burst. Default: none. */
   client?: K8sClient;
 }
 
@@ -50,6 +50,7 @@ export class K8sTokenValidator implements TokenValidator {
   readonly kind = 'kubernetes';
   readonly audience: string;
   private readonly client: K8sClient;
+  private readonly ownsClient: boolean;
   private readonly log: Logger;
 
   /** Throws ERR_K8S_CONFIG (a K8sError) if no usable kubeconfig is found. */
@@ -57,6 +58,7 @@ export class K8sTokenValidator implements TokenValidator {
     this.audience = cfg.audience ?? DEFAULT_AUDIENCE;
     if (this.audience.length === 0) throw new Error('audience must not be empty');
     this.log = cfg.logger ?? createLogger({ component: 'k8s-token-validator' });
+    this.ownsClient = cfg.client === undefined;
     this.client =
       cfg.client ??
       new K8sClient({
@@ -112,9 +114,9 @@ export class K8sTokenValidator implements TokenValidator {
     }
   }
 
-  /** Aborts calls in flight; they reject with ERR_VALIDATOR_UNAVAILABLE. */
+  /** Aborts calls in flight (they reject with ERR_VALIDATOR_UNAVAILABLE); a client passed in is left open. */
   close(): void {
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 }
 
