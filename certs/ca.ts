@@ -22,6 +22,8 @@ export interface AnchorConfig {
   commonName: string;
   /** Default 3650 days. */
   validityDays?: number;
+  /** Lifetime in milliseconds; wins over `validityDays` (the CLI takes durations like `8760h`). */
+  validityMs?: number;
   /** Default P-256. */
   curve?: Curve;
   /** Default: now. */
@@ -58,7 +60,7 @@ export async function createAnchor(cfg: AnchorConfig): Promise<CaMaterial> {
       serialNumber: randomSerialHex(crypto),
       name: [{ CN: [cfg.commonName] }],
       notBefore,
-      notAfter: new Date(notBefore.getTime() + (cfg.validityDays ?? 3650) * DAY),
+      notAfter: new Date(notBefore.getTime() + lifetimeMs(cfg, 3650)),
       keys: keys,
       signingAlgorithm: alg,
       extensions: [
@@ -83,7 +85,7 @@ export async function createIssuer(cfg: IssuerConfig): Promise<CaMaterial> {
   const parentNotAfter = Date.parse(parent.validTo);
   const notBefore = cfg.notBefore ?? new Date(Math.floor(Date.now() / 1000) * 1000);
   if (parentNotAfter <= notBefore.getTime()) throw new Error(`--ca-cert expired at ${parent.validTo}`);
-  const notAfter = new Date(Math.min(notBefore.getTime() + (cfg.validityDays ?? 365) * DAY, parentNotAfter));
+  const notAfter = new Date(Math.min(notBefore.getTime() + lifetimeMs(cfg, 365), parentNotAfter));
 
   const signingKey = await importSigningKey(crypto, parentKey);
   const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -108,6 +110,10 @@ export async function createIssuer(cfg: IssuerConfig): Promise<CaMaterial> {
     crypto,
   );
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(crypto, keys.privateKey) };
+}
+
+function lifetimeMs(cfg: AnchorConfig, defaultDays: number): number {
+  return cfg.validityMs ?? (cfg.validityDays ?? defaultDays) * DAY;
 }
 
 function curveOf(key: KeyObject): Curve {

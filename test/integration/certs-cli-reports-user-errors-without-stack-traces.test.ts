@@ -1,0 +1,38 @@
+import { makeTempDir, runCli } from './certs-cli-support.js';
+
+let tmp: ReturnType<typeof makeTempDir>;
+beforeAll(async () => {
+  tmp = makeTempDir();
+  await runCli(['certs', 'create-anchor'], tmp.dir);
+  await runCli(['certs', 'create-issuer', '--ca-cert', 'ca.crt', '--ca-key', 'ca.key'], tmp.dir);
+});
+afterAll(() => tmp.cleanup());
+
+test.each([
+  ['fail/missing ca cert', ['create-issuer', '--ca-cert', 'nope.crt', '--ca-key', 'ca.key'], /^lanyard: --ca-cert: nope\.crt does not exist$/],
+  ['fail/issuer as CA', ['create-issuer', '--ca-cert', 'issuer.crt', '--ca-key', 'issuer.key', '--out-dir', 'x'], /^lanyard: --ca-cert: CN=identity\.lanyard\.cluster\.local has path length 0/],
+  ['fail/key mismatch', ['create-issuer', '--ca-cert', 'ca.crt', '--ca-key', 'issuer.key', '--out-dir', 'x'], /^lanyard: --ca-key: issuer\.key is not the private key of --ca-cert/],
+  ['fail/bad validity', ['create-anchor', '--out-dir', 'x', '--validity', 'forever'], /^lanyard: --validity: expected a duration/],
+  ['fail/bad trust domain', ['create-anchor', '--out-dir', 'x', '--trust-domain', 'Not_A_Domain'], /^lanyard: --trust-domain: expected a DNS name/],
+  ['fail/cert without key', ['create-anchor', '--cert', 'a.crt'], /^lanyard: --cert and --key go together/],
+  ['fail/bad curve', ['create-anchor', '--curve', 'P-521'], /^error: option '--curve <curve>' argument 'P-521' is invalid/],
+  ['fail/missing required option', ['create-issuer', '--ca-key', 'ca.key'], /^error: required option '--ca-cert <file>' not specified/],
+  ['fail/bad fingerprint', ['bundle', 'remove', '--bundle', 'ca.crt', '--fingerprint', '12:34'], /^lanyard: --fingerprint: expected a SHA-256 fingerprint/],
+  ['fail/inspect missing file', ['inspect', 'missing.pem'], /^lanyard: FILE: missing\.pem does not exist$/],
+  ['fail/inspect with a key as bundle', ['inspect', 'issuer.crt', '--bundle', 'ca.key'], /^lanyard: --bundle .*ca\.key.*no PEM CERTIFICATE block/],
+])('%s', async (_name, args, firstLine) => {
+  const r = await runCli(['certs', ...args], tmp.dir);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines[0]).toMatch(firstLine);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+});
+
+test.each([['create-anchor'], ['create-issuer'], ['bundle'], ['bundle add'], ['bundle remove'], ['bundle list'], ['inspect']])('ok/%s --help has examples', async (sub) => {
+  const r = await runCli(['certs', ...sub.split(' '), '--help'], tmp.dir);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/Usage: lanyard certs /);
+  expect(r.stdout).toMatch(/Examples?:|rotation/);
+  expect(r.stdout).toContain('$ lanyard certs');
+});
