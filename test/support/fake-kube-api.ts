@@ -21,7 +21,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServingCert } from './fake-kube-tls.js';
 import { FakeObjectStore, type Obj } from './fake-object-store.js';
-import { bookmark, json, listPods, watchPods, type WatchHandle } from './fake-pod-watch.js';
+import { json, readJson, reasonOf, status } from './fake-kube-http.js';
+import { bookmark, listPods, watchPods, type WatchHandle } from './fake-pod-watch.js';
 
 export type Route = 'tokenreviews' | 'selfsubjectaccessreviews' | 'pods-list' | 'pods-watch';
 
@@ -286,27 +287,4 @@ function routeOf(method: string, url: URL): { name: Route; namespace?: string } 
     return { name: watch ? 'pods-watch' : 'pods-list', namespace: m[1] ? decodeURIComponent(m[1]) : undefined };
   }
   return null;
-}
-
-function status(code: number, reason: string, message: string): object {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
-}
-
-function reasonOf(code: number): string {
-  return ({ 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' } as Record<number, string>)[code] ?? 'Unknown';
-}
-
-function readJson(req: IncomingMessage): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (e) {
-        reject(e);
-      }
-    });
-    req.on('error', reject);
-  });
 }

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FakeObjectStore, Obj, StoredEvent } from './fake-object-store.js';
+import { json } from './fake-kube-http.js';
 
 export interface WatchHandle {
   bookmarks: boolean;
@@ -85,12 +86,6 @@ export function bookmark(store: FakeObjectStore, handle: WatchHandle): void {
   if (handle.bookmarks) {
     handle.send('BOOKMARK', { kind: store.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(store.resourceVersion) } });
   }
-}
-
-export function json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
 
 /** Namespace, `labelSelector` (k=v, k==v, k!=v) and `fieldSelector` (dotted paths, = and !=). */
