@@ -12,8 +12,6 @@ import { JwksTokenValidator } from '../identity/validators/jwks-token-validator.
 import { TokenCache } from '../identity/validators/token-cache.js';
 import type { TokenValidator } from '../identity/token-validator.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import { ensureDevPki } from '../../certs/dev-pki.js';
-import { buildK8sValidator } from './k8s-validator-options.js';
 import { defaultDevDir } from './paths.js';
 import { envOption } from './env.js';
 import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt } from './parse.js';
@@ -101,6 +99,9 @@ async function runIdentity(o: IdentityOptions): Promise<void> {
 
   let devCreated = false;
   if (o.validator === 'dev') {
+    // Loaded on demand: the operator tooling pulls in @peculiar/x509, which a production
+    // identity service never needs.
+    const { ensureDevPki } = await import('../../certs/dev-pki.js');
     const dev = await ensureDevPki(issuerDir, { trustDomain: o.trustDomain, controlNamespace });
     devCreated = dev.created;
     if (dev.created) logger.info({ dir: issuerDir }, 'created a development PKI and token key');
@@ -139,10 +140,12 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
   const audience = o.audience ?? (o.linkerd ? 'identity.l5d.io' : 'identity.lanyard.io');
   const cacheTtlMs = parseDuration(o.tokenCacheTtl, '--token-cache-ttl (or LANYARD_IDENTITY_TOKEN_CACHE_TTL)');
   if (o.validator === 'kubernetes') {
-    return buildK8sValidator({
-      kubeconfig: o.kubeconfig,
+    // @kubernetes/client-node is large; only the kubernetes validator loads it.
+    const { K8sTokenValidator } = await import('../identity/validators/k8s-token-validator.js');
+    return new K8sTokenValidator({
+      kubeconfigPath: o.kubeconfig,
       audience,
-      timeoutMs: parseDuration(o.kubeTimeout, '--kube-timeout (or LANYARD_IDENTITY_KUBE_TIMEOUT)'),
+      requestTimeoutMs: parseDuration(o.kubeTimeout, '--kube-timeout (or LANYARD_IDENTITY_KUBE_TIMEOUT)'),
       qps: parsePositiveInt(o.kubeQps, '--kube-qps (or LANYARD_IDENTITY_KUBE_QPS)'),
       burst: parsePositiveInt(o.kubeBurst, '--kube-burst (or LANYARD_IDENTITY_KUBE_BURST)'),
       logger,

@@ -174,8 +174,9 @@ function formatIp(b: Buffer): string {
  *
  * The key is imported as a raw point through WebCrypto rather than parsed from the SPKI
  * DER: OpenSSL 3's generic decoder costs ~150 µs per key, the raw import ~60 µs, and the
- * import still rejects a point that is not on the curve. The signature check itself runs
- * on libuv's thread pool, so a busy identity service keeps its event loop for gRPC.
+ * import still rejects a point that is not on the curve. The signature check then runs
+ * synchronously: handing it to libuv's thread pool costs more CPU per request than it saves
+ * (measured by `npm run bench:identity`).
  */
 export async function verifyCsr(csr: ParsedCsr): Promise<void> {
   const curve = csr.keyAlgorithm === OID.ecPublicKey && csr.curve ? CURVES[csr.curve] : undefined;
@@ -193,13 +194,12 @@ export async function verifyCsr(csr: ParsedCsr): Promise<void> {
   } catch {
     throw new PkiError('ERR_CSR_MALFORMED', `certificate_signing_request: public key is not a valid ${curve.name} point`);
   }
-  const ok = await new Promise<boolean>((resolve) => {
-    try {
-      verify(hash, csr.info, { key, dsaEncoding: 'der' }, csr.signature, (err, valid) => resolve(!err && valid));
-    } catch {
-      resolve(false);
-    }
-  });
+  let ok = false;
+  try {
+    ok = verify(hash, csr.info, { key, dsaEncoding: 'der' }, csr.signature);
+  } catch {
+    ok = false;
+  }
   if (!ok) throw new PkiError('ERR_CSR_SIGNATURE', 'certificate_signing_request: self-signature does not verify');
 }
 

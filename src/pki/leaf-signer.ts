@@ -75,10 +75,7 @@ export class LeafSigner {
     return this.issuer.notAfter;
   }
 
-  /**
-   * Returns the DER leaf. The caller has already clamped the validity window. The
-   * signature is computed on libuv's thread pool.
-   */
+  /** Returns the DER leaf and its serial. The caller has already clamped the validity window. */
   async sign(req: LeafRequest): Promise<SignedLeaf> {
     const ski = der.seq(SKI_OID, der.octetString(der.octetString(sha1(req.publicKey))));
     const san = der.seq(
@@ -97,9 +94,7 @@ export class LeafSigner {
       req.spki,
       der.explicit(3, der.seq(this.fixedExtensions, ski, san)),
     );
-    const signature = await new Promise<Buffer>((resolve, reject) =>
-      sign(this.hash, tbs, { key: this.issuerKey, dsaEncoding: 'der' }, (err, sig) => (err ? reject(err) : resolve(sig))),
-    );
+    const signature = sign(this.hash, tbs, { key: this.issuerKey, dsaEncoding: 'der' });
     return { der: der.seq(tbs, this.sigAlg, der.bitString(signature)), serial: serialHex(serial) };
   }
 }

@@ -2,8 +2,8 @@
  * pino loggers with secrets redacted. Writes are synchronous so an audit line is never lost
  * to a crash or an exit.
  *
- * Tokens, keys and CSRs never reach a log line: any field with one of these names, at the
- * top level or one level down, is replaced by "[redacted]". Code must still not put a
+ * Tokens, keys and CSRs never reach a log line: a field with one of these names (top level,
+ * or the nested places listed) is replaced by "[redacted]". Code must still not put a
  * secret into a message string; the redaction is the second line of defence.
  */
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
@@ -23,7 +23,9 @@ const SECRET_FIELDS = [
   'certificate_signing_request',
 ];
 
-export const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), 'req.headers.authorization'];
+// Top-level names and the few nested places a secret can appear. No `*.field` wildcards:
+// they make pino walk every object of every line, a measurable cost on the Certify path.
+export const REDACT_PATHS = [...SECRET_FIELDS, 'req.headers.authorization', 'headers.authorization', 'err.token', 'request.token'];
 
 export interface LoggerConfig {
   /** Component name, logged as `component`. */
