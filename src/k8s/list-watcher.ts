@@ -42,6 +42,8 @@ export interface ListWatcherConfig {
   path: string;
   /** Sent with both list and watch, e.g. `{ labelSelector: 'app=web' }`. Default none. */
   query?: Query;
+  /** Deadline of one list, in ms; a big cluster's Pod list takes a while. Default 60000. */
+  listTimeoutMs?: number;
   /** Server-side watch duration, in s; the watcher then resumes. Default 300 (client-go: 300–600). */
   watchTimeoutSeconds?: number;
   /** First retry delay, in ms; doubles per consecutive failure. Default 200. */
@@ -133,7 +135,10 @@ export class ListWatcher<T extends KubeObject = KubeObject> {
   }
 
   private async relist(): Promise<void> {
-    const list = await getJson<KubeList<T>>(this.cfg.client, this.cfg.path, { ...this.cfg.query }, { signal: this.stopCtl.signal });
+    const list = await getJson<KubeList<T>>(this.cfg.client, this.cfg.path, { ...this.cfg.query }, {
+      signal: this.stopCtl.signal,
+      timeoutMs: this.cfg.listTimeoutMs ?? 60_000,
+    });
     const rv = list?.metadata?.resourceVersion;
     if (!rv || !Array.isArray(list.items)) {
       throw new K8sError('ERR_K8S_MALFORMED', `list ${this.cfg.path}: the answer has no items or no metadata.resourceVersion`);
