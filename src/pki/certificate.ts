@@ -23,6 +23,10 @@ export interface CertificateFields {
   subjectKeyId: Buffer;
   authorityKeyId: Buffer | null;
   isCa: boolean;
+  /** BasicConstraints pathLenConstraint, or null when absent (unlimited). */
+  pathLen: number | null;
+  /** KeyUsage keyCertSign, or null when the certificate has no KeyUsage extension. */
+  keyCertSign: boolean | null;
   sans: SubjectAltNames;
   /** Extension OIDs marked critical. */
   critical: string[];
@@ -59,6 +63,8 @@ function parse(buf: Uint8Array): CertificateFields {
   let subjectKeyId: Buffer | null = null;
   let authorityKeyId: Buffer | null = null;
   let isCa = false;
+  let pathLen: number | null = null;
+  let keyCertSign: boolean | null = null;
   let sans: SubjectAltNames = { dns: [], uri: [], ip: [], email: [], other: 0 };
   const critical: string[] = [];
   const extsWrap = f.slice(i).find((t) => t.tag === 0xa3);
@@ -77,8 +83,15 @@ function parse(buf: Uint8Array): CertificateFields {
         if (keyIdT) authorityKeyId = der.content(buf, keyIdT);
       } else if (oid === OID.basicConstraints) {
         const bcT = der.expectTlv(buf, valueT.contentStart, valueT.end, TAG.SEQUENCE, 'basicConstraints');
-        const first = der.children(buf, bcT, 'basicConstraints')[0];
-        isCa = first?.tag === TAG.BOOLEAN && buf[first.contentStart] !== 0;
+        const parts = der.children(buf, bcT, 'basicConstraints');
+        isCa = parts[0]?.tag === TAG.BOOLEAN && buf[parts[0].contentStart] !== 0;
+        const lenT = parts.find((t) => t.tag === TAG.INTEGER);
+        if (lenT) pathLen = der.content(buf, lenT).reduce((n, b) => n * 256 + b, 0);
+      } else if (oid === OID.keyUsage) {
+        const kuT = der.expectTlv(buf, valueT.contentStart, valueT.end, TAG.BIT_STRING, 'keyUsage');
+        const bits = der.content(buf, kuT);
+        // keyCertSign is bit 5: the 0x04 bit of the first content byte after the unused-bits count.
+        keyCertSign = bits.length > 1 && (bits[1] & 0x04) !== 0;
       } else if (oid === OID.subjectAltName) {
         sans = decodeGeneralNames(buf, valueT.contentStart, valueT.end);
       }
@@ -96,6 +109,8 @@ function parse(buf: Uint8Array): CertificateFields {
     subjectKeyId: subjectKeyId ?? sha1(publicKey),
     authorityKeyId,
     isCa,
+    pathLen,
+    keyCertSign,
     sans,
     critical,
   };

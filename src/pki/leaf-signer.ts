@@ -77,14 +77,21 @@ export class LeafSigner {
 
   /** Returns the DER leaf and its serial. The caller has already clamped the validity window. */
   async sign(req: LeafRequest): Promise<SignedLeaf> {
+    const serial = randomSerial();
+    const tbs = this.encodeTbs(req, serial);
+    const signature = sign(this.hash, tbs, { key: this.issuerKey, dsaEncoding: 'der' });
+    return { der: der.seq(tbs, this.sigAlg, der.bitString(signature)), serial: serialHex(serial) };
+  }
+
+  /** The TBSCertificate for `req` with `serial`: deterministic, so it has golden-vector tests. */
+  encodeTbs(req: LeafRequest, serial: Buffer): Buffer {
     const ski = der.seq(SKI_OID, der.octetString(der.octetString(sha1(req.publicKey))));
     const san = der.seq(
       SAN_OID,
       der.TRUE, // critical: the subject is empty (RFC 5280 4.2.1.6, SPIFFE X509-SVID §4)
       der.octetString(der.seq(der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')), der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')))),
     );
-    const serial = randomSerial();
-    const tbs = der.seq(
+    return der.seq(
       VERSION_3,
       der.unsignedInteger(serial),
       this.sigAlg,
@@ -94,8 +101,6 @@ export class LeafSigner {
       req.spki,
       der.explicit(3, der.seq(this.fixedExtensions, ski, san)),
     );
-    const signature = sign(this.hash, tbs, { key: this.issuerKey, dsaEncoding: 'der' });
-    return { der: der.seq(tbs, this.sigAlg, der.bitString(signature)), serial: serialHex(serial) };
   }
 }
 

@@ -4,6 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { PkiError } from './errors.js';
 import { certificatesFromPem } from './pem.js';
+import { parseCertificate } from './certificate.js';
 
 export interface ChainResult {
   /** The anchor the chain ends at. */
@@ -47,11 +48,29 @@ export class TrustBundle {
     }
     const last = chain[chain.length - 1];
     const same = this.anchors.find((a) => a.raw.equals(last.raw));
-    if (same) return { anchor: same, path: chain.slice(0, -1) };
-    const anchor = this.anchors.find((a) => issuedBy(last, a));
+    const anchor = same ?? this.anchors.find((a) => issuedBy(last, a));
     if (!anchor) throw new PkiError('ERR_CHAIN_INVALID', `${describe(last)} does not chain to any trust anchor`);
+    const path = same ? chain.slice(0, -1) : chain;
     checkTime(anchor, at);
-    return { anchor, path: chain };
+    checkConstraints([...path, anchor]);
+    return { anchor, path };
+  }
+}
+
+/**
+ * RFC 5280 6.1.4: a CA's pathLenConstraint bounds the CA certificates below it. (A signer
+ * whose KeyUsage lacks keyCertSign is already refused: X509Certificate.ca is false for it.)
+ */
+function checkConstraints(chain: X509Certificate[]): void {
+  const fields = chain.map((c) => parseCertificate(c.raw));
+  for (let i = 1; i < chain.length; i++) {
+    // CA certificates below this one; when verifying an issuer on its own, the issuer itself
+    // counts, because the leaves it will sign sit below it.
+    const casBelow = fields.slice(0, i).filter((f) => f.isCa).length;
+    const limit = fields[i].pathLen;
+    if (limit !== null && casBelow > limit) {
+      throw new PkiError('ERR_CHAIN_INVALID', `${describe(chain[i])} has path length ${limit} but ${casBelow} CA certificates follow it`);
+    }
   }
 }
 
