@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   token: async () => (await import('./token.js')).registerToken,
   certify: async () => (await import('./certify.js')).registerCertify,
   certs: async () => (await import('./certs.js')).registerCerts,
+  proxy: async () => (await import('./proxy.js')).registerProxy,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,189 @@
+/**
+ * The proxy's configuration, from `LANYARD_PROXY_*` environment variables (the CLI maps each
+ * flag onto its variable). Every value is checked at start-up and an error names the
+ * variable, so a bad manifest fails at once instead of on the first connection.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isDnsName, TrustDomain } from '../src/pki/names.js';
+import { hostPort, parseRoutes, type HostPort, type Route } from './outbound/routes.js';
+
+export interface ProxyConfig {
+  identityAddr: string;
+  identityName: string;
+  tokenFile: string;
+  /** PEM text of the trust anchors. */
+  trustAnchorsPem: string;
+  /** The file they came from, when given as a path (reloaded live). */
+  trustAnchorsFile: string | null;
+  localIdentity: string;
+  identityDir: string | null;
+  inbound: HostPort;
+  outbound: HostPort;
+  admin: HostPort;
+  appPort: number | null;
+  routes: Route[];
+  routesFile: string | null;
+  unmeshed: 'allow' | 'deny';
+  policyFile: string | null;
+  detectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  minRefreshMs: number;
+  logLevel: string;
+}
+
+/** name → [default, description]; the README's table is generated from the same facts. */
+export const PROXY_ENV: Record<string, [string | undefined, string]> = {
+  LANYARD_PROXY_IDENTITY_ADDR: ['127.0.0.1:8080', 'identity service address (host:port)'],
+  LANYARD_PROXY_IDENTITY_NAME: [undefined, "the identity service's expected identity (default lanyard-identity.<control-ns>.serviceaccount.identity.<control-ns>.<td>)"],
+  LANYARD_PROXY_TOKEN_FILE: ['/var/run/secrets/tokens/lanyard-identity-token', 'service-account token presented to Certify (re-read every time)'],
+  LANYARD_PROXY_TRUST_ANCHORS: [undefined, 'trust anchors: PEM text or a file path (a file is reloaded when it changes); required'],
+  LANYARD_PROXY_LOCAL_IDENTITY: [undefined, 'this workload\'s identity, <sa>.<ns>.serviceaccount.identity.<control-ns>.<td>; required'],
+  LANYARD_PROXY_IDENTITY_DIR: [undefined, 'write the key (0600) and certificate here; default: memory only'],
+  LANYARD_PROXY_INBOUND_ADDR: ['0.0.0.0:4143', 'inbound listener'],
+  LANYARD_PROXY_OUTBOUND_ADDR: ['127.0.0.1:4140', 'outbound listener'],
+  LANYARD_PROXY_ADMIN_ADDR: ['0.0.0.0:4191', 'admin HTTP: /ready /live /metrics /identity'],
+  LANYARD_PROXY_APP_PORT: [undefined, 'explicit mode: where inbound delivers (127.0.0.1:<port>)'],
+  LANYARD_PROXY_ROUTES_FILE: [undefined, 'outbound routes file (YAML or JSON)'],
+  LANYARD_PROXY_ROUTES: [undefined, 'outbound routes inline (same format)'],
+  LANYARD_PROXY_OUTBOUND_UNMESHED: ['allow', 'unmeshed destinations: allow (plain TCP) or deny'],
+  LANYARD_PROXY_DEFAULT_POLICY: ['all-unauthenticated', 'inbound default policy'],
+  LANYARD_PROXY_POLICY_FILE: [undefined, 'inbound policy file (YAML or JSON), reloaded live'],
+  LANYARD_PROXY_POLICY: [undefined, 'inbound policy inline (same format)'],
+  LANYARD_PROXY_CLUSTER_NETWORKS: ['10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8', 'cluster networks for cluster-* policies'],
+  LANYARD_PROXY_DETECT_TIMEOUT: ['10s', 'inbound protocol detection timeout'],
+  LANYARD_PROXY_HANDSHAKE_TIMEOUT: ['10s', 'TLS handshake timeout'],
+  LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
+  LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long'],
+  LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
+  LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
+  LANYARD_TRUST_DOMAIN: ['cluster.local', 'trust domain (for the default identity name)'],
+  LANYARD_CONTROL_NAMESPACE: ['lanyard', 'control-plane namespace (for the default identity name)'],
+  LANYARD_LOG_LEVEL: ['info', 'log level'],
+};
+
+export class ProxyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyConfigError';
+  }
+}
+
+export function parseProxyConfig(env: Record<string, string | undefined>): ProxyConfig {
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? PROXY_ENV[name]?.[0] : v.trim();
+  };
+  const need = (name: string): string => {
+    const v = get(name);
+    if (v === undefined) throw new ProxyConfigError(`${name}: required (${PROXY_ENV[name][1]})`);
+    return v;
+  };
+  const addr = (name: string): HostPort => wrap(name, () => hostPort(need(name), name));
+  const duration = (name: string): number => wrap(name, () => parseDurationMs(need(name), name));
+
+  const td = wrap('LANYARD_TRUST_DOMAIN', () => new TrustDomain(need('LANYARD_TRUST_DOMAIN'), need('LANYARD_CONTROL_NAMESPACE')));
+  const localIdentity = need('LANYARD_PROXY_LOCAL_IDENTITY');
+  if (!td.parse(localIdentity)) {
+    throw new ProxyConfigError(`LANYARD_PROXY_LOCAL_IDENTITY: ${JSON.stringify(localIdentity)} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`);
+  }
+  const identityName = get('LANYARD_PROXY_IDENTITY_NAME') ?? td.identity({ namespace: td.controlNamespace, serviceAccount: 'lanyard-identity' });
+  if (!isDnsName(identityName)) throw new ProxyConfigError(`LANYARD_PROXY_IDENTITY_NAME: ${JSON.stringify(identityName)} is not a DNS name`);
+  const identityAddr = need('LANYARD_PROXY_IDENTITY_ADDR');
+  wrap('LANYARD_PROXY_IDENTITY_ADDR', () => hostPort(identityAddr, 'LANYARD_PROXY_IDENTITY_ADDR'));
+
+  const anchors = readAnchors(need('LANYARD_PROXY_TRUST_ANCHORS'));
+  const appPortRaw = get('LANYARD_PROXY_APP_PORT');
+  const appPort = appPortRaw === undefined ? null : wrap('LANYARD_PROXY_APP_PORT', () => port(appPortRaw));
+  const routesFile = get('LANYARD_PROXY_ROUTES_FILE') ?? null;
+  const routes = [
+    ...(routesFile ? wrap('LANYARD_PROXY_ROUTES_FILE', () => parseRoutes(readFile(routesFile), `LANYARD_PROXY_ROUTES_FILE (${routesFile})`)) : []),
+    ...(get('LANYARD_PROXY_ROUTES') ? wrap('LANYARD_PROXY_ROUTES', () => parseRoutes(need('LANYARD_PROXY_ROUTES'), 'LANYARD_PROXY_ROUTES')) : []),
+  ];
+  const unmeshed = need('LANYARD_PROXY_OUTBOUND_UNMESHED');
+  if (unmeshed !== 'allow' && unmeshed !== 'deny') throw new ProxyConfigError(`LANYARD_PROXY_OUTBOUND_UNMESHED: expected allow or deny, got ${JSON.stringify(unmeshed)}`);
+  const maxConnections = wrap('LANYARD_PROXY_MAX_CONNECTIONS', () => positiveInt(need('LANYARD_PROXY_MAX_CONNECTIONS')));
+  const tokenFile = need('LANYARD_PROXY_TOKEN_FILE');
+  const policyFile = get('LANYARD_PROXY_POLICY_FILE') ?? null;
+  if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`LANYARD_PROXY_POLICY_FILE: ${policyFile} does not exist`);
+
+  return {
+    identityAddr,
+    identityName,
+    tokenFile,
+    trustAnchorsPem: anchors.pem,
+    trustAnchorsFile: anchors.file,
+    localIdentity,
+    identityDir: get('LANYARD_PROXY_IDENTITY_DIR') ?? null,
+    inbound: addr('LANYARD_PROXY_INBOUND_ADDR'),
+    outbound: addr('LANYARD_PROXY_OUTBOUND_ADDR'),
+    admin: addr('LANYARD_PROXY_ADMIN_ADDR'),
+    appPort,
+    routes,
+    routesFile,
+    unmeshed,
+    policyFile,
+    detectTimeoutMs: duration('LANYARD_PROXY_DETECT_TIMEOUT'),
+    handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
+    connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
+    idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT'),
+    maxConnections,
+    minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
+    logLevel: need('LANYARD_LOG_LEVEL'),
+  };
+}
+
+function wrap<T>(name: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new ProxyConfigError(msg.startsWith(name) ? msg : `${name}: ${msg}`);
+  }
+}
+
+function readAnchors(value: string): { pem: string; file: string | null } {
+  if (value.includes('-----BEGIN CERTIFICATE-----')) return { pem: value.replace(/\\n/g, '\n'), file: null };
+  if (!existsSync(value)) throw new ProxyConfigError(`LANYARD_PROXY_TRUST_ANCHORS: neither PEM text nor an existing file: ${value}`);
+  const pem = readFileSync(value, 'utf8');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ProxyConfigError(`LANYARD_PROXY_TRUST_ANCHORS: ${value} holds no PEM certificate`);
+  return { pem, file: value };
+}
+
+function readFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`expected a port number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDurationMs(v: string, name: string): number {
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  let total = 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(v))) {
+    total += Number(m[1]) * UNITS[m[2]];
+    consumed = re.lastIndex;
+  }
+  if (consumed !== v.length || consumed === 0) throw new Error(`${name}: expected a duration such as 500ms, 10s or 1h, got ${JSON.stringify(v)}`);
+  return total;
+}

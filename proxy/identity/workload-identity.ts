@@ -1,0 +1,231 @@
+/**
+ * The proxy's identity client: an ECDSA P-256 key made in memory, a CSR whose only SAN is
+ * the local identity, and a Certify call (token re-read every time) at start and then at 70%
+ * of the certificate's remaining life. A response is installed only if its chain verifies
+ * to the trust anchors, the leaf names the local identity, carries our key, and is current.
+ * On failure the current certificate stays in use and the call is retried with capped,
+ * jittered exponential backoff.
+ */
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildCsr } from '../../src/pki/csr.js';
+import { encodePem } from '../../src/pki/pem.js';
+import { TrustBundle } from '../../src/pki/trust-bundle.js';
+import { fromTimestamp, type CertifyResponseMessage } from '../../src/proto/index.js';
+import type { Logger } from '../../src/telemetry/logger.js';
+import { parseSubjectAltName } from '../tls/peer-identity.js';
+import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';
+import type { CertifyClient } from './certify-client.js';
+import type { ProxyMetrics } from '../metrics.js';
+
+export interface WorkloadIdentityConfig {
+  /** The local identity, e.g. web.default.serviceaccount.identity.lanyard.cluster.local. */
+  identity: string;
+  /** Makes a Certify client that trusts the given anchors. */
+  connect: (anchorsPem: string) => Pick<CertifyClient, 'certify' | 'close'>;
+  /** Projected service-account token; re-read on every request (kubelet rotates it). */
+  tokenFile: string;
+  tls: TlsState;
+  /** If set, the key (0600) and certificate chain are written here; otherwise they stay in memory. */
+  identityDir?: string;
+  /** Fraction of the remaining lifetime after which to refresh. Default 0.7. */
+  refreshFraction?: number;
+  /** Refresh no more often than this, unless the certificate would expire first. Default 10s. */
+  minRefreshMs?: number;
+  /** Default 24h. */
+  maxRefreshMs?: number;
+  /** First retry delay after a failure. Default 1s; doubles up to maxBackoffMs (default 60s). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** How often "waiting for identity" is logged before the first certificate. Default 10s. */
+  waitingLogIntervalMs?: number;
+  logger: Logger;
+  metrics?: ProxyMetrics;
+  clock?: () => number;
+  random?: () => number;
+}
+
+export class WorkloadIdentity {
+  private readonly key: KeyObject;
+  private readonly spki: Buffer;
+  private readonly csr: Buffer;
+  private client: Pick<CertifyClient, 'certify' | 'close'>;
+  private clientAnchors: string;
+  private timer: NodeJS.Timeout | null = null;
+  private waitingTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private lastError: string | null = null;
+  private stopped = false;
+  private firstResolve!: () => void;
+  /** Resolves when the first certificate is installed. */
+  readonly ready: Promise<void>;
+
+  constructor(private readonly cfg: WorkloadIdentityConfig) {
+    const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    this.key = kp.privateKey;
+    this.spki = kp.publicKey.export({ format: 'der', type: 'spki' });
+    this.csr = buildCsr(cfg.identity, kp.privateKey, kp.publicKey);
+    this.clientAnchors = cfg.tls.anchors();
+    this.client = cfg.connect(this.clientAnchors);
+    this.ready = new Promise((resolve) => (this.firstResolve = resolve));
+    if (cfg.identityDir) {
+      mkdirSync(cfg.identityDir, { recursive: true, mode: 0o700 });
+      writeAtomic(join(cfg.identityDir, 'tls.key'), this.key.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
+    }
+  }
+
+  start(): void {
+    this.schedule(0);
+    const every = this.cfg.waitingLogIntervalMs ?? 10_000;
+    this.waitingTimer = setInterval(() => {
+      if (!this.cfg.tls.current()) {
+        this.cfg.logger.warn({ event: 'waiting_for_identity', identity: this.cfg.identity, last_error: this.lastError }, 'waiting for identity');
+      }
+    }, every);
+    this.waitingTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.waitingTimer) clearInterval(this.waitingTimer);
+    this.timer = this.waitingTimer = null;
+    this.client.close();
+  }
+
+  /** Refreshes now (used when the trust anchors change). */
+  refreshNow(): void {
+    this.schedule(0);
+  }
+
+  get lastFailure(): string | null {
+    return this.lastError;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.attempt(), ms);
+    this.timer.unref();
+  }
+
+  private async attempt(): Promise<void> {
+    const started = this.now();
+    try {
+      const token = (await readFile(this.cfg.tokenFile, 'utf8').catch((e: Error) => {
+        throw new Error(`cannot read token file ${this.cfg.tokenFile}: ${e.message}`);
+      })).trim();
+      if (!token) throw new Error(`token file ${this.cfg.tokenFile} is empty`);
+      const res = await this.currentClient().certify(this.cfg.identity, token, this.csr);
+      const cert = this.accept(res);
+      if (this.stopped) return;
+      this.cfg.tls.installCertificate(cert);
+      this.writeIdentityDir(cert);
+      this.failures = 0;
+      this.lastError = null;
+      this.cfg.metrics?.identityRefreshed(cert, 'success');
+      const delay = this.refreshDelay(cert.notAfter.getTime() - this.now());
+      this.cfg.logger.info(
+        {
+          event: 'identity_refreshed',
+          identity: cert.identity,
+          serial: cert.serial,
+          not_after: cert.notAfter.toISOString(),
+          next_refresh_in_ms: delay,
+          duration_ms: this.now() - started,
+        },
+        'certificate installed',
+      );
+      this.firstResolve();
+      this.schedule(delay);
+    } catch (e) {
+      if (this.stopped) return;
+      this.failures++;
+      this.lastError = (e as Error).message;
+      this.cfg.metrics?.identityRefreshed(null, 'failure');
+      const delay = this.backoff();
+      const current = this.cfg.tls.current()?.certificate;
+      this.cfg.logger.warn(
+        { event: 'identity_refresh_failed', identity: this.cfg.identity, error: this.lastError, retry_in_ms: delay, keeping: current?.serial ?? null },
+        current ? 'certificate refresh failed; keeping the current certificate' : 'cannot get a certificate yet',
+      );
+      this.schedule(delay);
+    }
+  }
+
+  /** Validates a Certify response; throws with the reason it must not be installed. */
+  private accept(res: CertifyResponseMessage): WorkloadCertificate {
+    const leaf = new X509Certificate(res.leaf_certificate);
+    const intermediates = res.intermediate_certificates.map((d) => new X509Certificate(d));
+    const names = parseSubjectAltName(leaf.subjectAltName);
+    if (!names.dns.includes(this.cfg.identity)) {
+      throw new Error(`issued certificate names ${names.dns.join(', ') || 'no DNS identity'}, not ${this.cfg.identity}`);
+    }
+    if (!leaf.publicKey.export({ format: 'der', type: 'spki' }).equals(this.spki)) {
+      throw new Error('issued certificate does not carry our public key');
+    }
+    const now = new Date(this.now());
+    TrustBundle.fromPem(this.cfg.tls.anchors(), 'trust anchors').verify([leaf, ...intermediates], now);
+    const notAfter = new Date(Date.parse(leaf.validTo));
+    if (res.valid_until && Math.abs(fromTimestamp(res.valid_until).getTime() - notAfter.getTime()) > 1000) {
+      this.cfg.logger.warn({ valid_until: fromTimestamp(res.valid_until).toISOString(), not_after: notAfter.toISOString() }, 'valid_until differs from the leaf NotAfter; using NotAfter');
+    }
+    return {
+      keyPem: this.key.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      chainPem: [leaf, ...intermediates].map((c) => encodePem('CERTIFICATE', c.raw)).join(''),
+      leaf,
+      intermediates,
+      identity: this.cfg.identity,
+      spiffeId: names.spiffe,
+      notBefore: new Date(Date.parse(leaf.validFrom)),
+      notAfter,
+      serial: leaf.serialNumber,
+      installedAt: now,
+    };
+  }
+
+  /**
+   * 70% of the remaining life, jittered down by up to 10%, within [minRefresh, maxRefresh];
+   * but never later than one second before expiry, so a short-lived certificate (tests, an
+   * issuer about to expire) is replaced in time rather than waiting out the floor.
+   */
+  private refreshDelay(remainingMs: number): number {
+    const jitter = 0.9 + 0.1 * (this.cfg.random ?? Math.random)();
+    const target = remainingMs * (this.cfg.refreshFraction ?? 0.7) * jitter;
+    const clamped = Math.min(Math.max(target, this.cfg.minRefreshMs ?? 10_000), this.cfg.maxRefreshMs ?? 86_400_000);
+    return Math.max(0, Math.min(clamped, remainingMs - 1000));
+  }
+
+  /** Capped exponential backoff with jitter in [50%, 100%] of the step. */
+  private backoff(): number {
+    const base = Math.min(this.cfg.maxBackoffMs ?? 60_000, (this.cfg.initialBackoffMs ?? 1000) * 2 ** (this.failures - 1));
+    return Math.round(base * (0.5 + 0.5 * (this.cfg.random ?? Math.random)()));
+  }
+
+  private currentClient(): Pick<CertifyClient, 'certify' | 'close'> {
+    const anchors = this.cfg.tls.anchors();
+    if (anchors !== this.clientAnchors) {
+      this.client.close();
+      this.client = this.cfg.connect(anchors);
+      this.clientAnchors = anchors;
+    }
+    return this.client;
+  }
+
+  private writeIdentityDir(cert: WorkloadCertificate): void {
+    if (!this.cfg.identityDir) return;
+    writeAtomic(join(this.cfg.identityDir, 'tls.crt'), cert.chainPem, 0o644);
+  }
+
+  private now(): number {
+    return (this.cfg.clock ?? Date.now)();
+  }
+}
+
+function writeAtomic(path: string, data: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,195 @@
+/**
+ * Outbound: the app's connections, accepted on a route's listen address (explicit mode), are
+ * carried to the upstream in TLS 1.3 with SNI = the expected identity, presenting the
+ * workload certificate; the server's chain must verify to the anchors and its SANs must
+ * include the expected identity, or the connection is refused and audited. Unmeshed routes
+ * are plain TCP, or refused when unmeshed traffic is denied.
+ */
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket, type PeerCertificate } from 'node:tls';
+import type { Logger } from '../../src/telemetry/logger.js';
+import { ConnectionAudit, endpoint } from '../audit.js';
+import { splice } from '../io/splice.js';
+import type { ProxyMetrics } from '../metrics.js';
+import { parseSubjectAltName } from '../tls/peer-identity.js';
+import type { TlsState } from '../tls/tls-state.js';
+import { fmt, type HostPort, type Route } from './routes.js';
+
+export interface OutboundProxyConfig {
+  /** Routes with a `listen` address get a listener each. */
+  routes: Route[];
+  localIdentity: string;
+  tls: TlsState;
+  /** Unmeshed routes: plain TCP (`allow`, the default) or refused (`deny`). */
+  unmeshed?: 'allow' | 'deny';
+  /** TCP connect timeout to the upstream. Default 5s. */
+  connectTimeoutMs?: number;
+  /** TLS handshake timeout. Default 10s. */
+  handshakeTimeoutMs?: number;
+  /** Default 1h. */
+  idleTimeoutMs?: number;
+  /** Concurrent outbound connections. Default 10,000. */
+  maxConnections?: number;
+  /** Resume TLS sessions to upstreams (TLS 1.3 tickets). Default true. */
+  sessionResumption?: boolean;
+  audit: ConnectionAudit;
+  metrics?: ProxyMetrics;
+  logger: Logger;
+}
+
+interface Upstream {
+  address: HostPort;
+  identity: string | null;
+  rule: string;
+}
+
+export class OutboundProxy {
+  private readonly servers: Server[] = [];
+  private readonly sessions = new Map<string, Buffer>();
+  private sessionGeneration = -1;
+  private active = 0;
+
+  constructor(private readonly cfg: OutboundProxyConfig) {}
+
+  /** Starts one listener per route with a listen address; returns the bound addresses. */
+  async start(): Promise<HostPort[]> {
+    const bound: HostPort[] = [];
+    for (const route of this.cfg.routes) {
+      if (!route.listen) continue;
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s, { address: route.upstream, identity: route.identity, rule: route.name }));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`outbound listener ${fmt(route.listen!)}: ${e.code ?? e.message}`)));
+        server.listen(route.listen!.port, route.listen!.host, () => resolve());
+      });
+      const a = server.address() as { address: string; port: number };
+      bound.push({ host: a.address, port: a.port });
+      this.servers.push(server);
+    }
+    return bound;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  /** Handles one app connection bound for `up` (also used by the transparent listener). */
+  accept(client: Socket, up: Upstream): void {
+    const startedAt = performance.now();
+    const max = this.cfg.maxConnections ?? 10_000;
+    if (this.active >= max) {
+      this.cfg.metrics?.refusedEarly('outbound', 'limit');
+      client.destroy();
+      return;
+    }
+    const material = this.cfg.tls.current();
+    if (!material) {
+      this.cfg.metrics?.refusedEarly('outbound', 'no-identity');
+      client.destroy();
+      return;
+    }
+    this.active++;
+    client.on('error', () => undefined);
+    const record = {
+      direction: 'outbound' as const,
+      localIdentity: this.cfg.localIdentity,
+      peerIdentity: up.identity,
+      tls: up.identity !== null,
+      src: endpoint(client.remoteAddress, client.remotePort),
+      dst: fmt(up.address),
+      port: up.address.port,
+      decision: 'allow' as 'allow' | 'deny',
+      rule: up.rule,
+      reason: up.identity ? `mTLS to ${up.identity}` : 'unmeshed destination: plain TCP',
+      rx: 0,
+      tx: 0,
+      startedAt,
+      closeReason: '',
+    };
+    const done = (closeReason: string) => {
+      this.active--;
+      record.rx = client.bytesWritten;
+      record.tx = client.bytesRead;
+      record.closeReason = closeReason;
+      this.cfg.audit.closed(record);
+    };
+    const refuse = (reason: string, closeReason: string) => {
+      record.decision = 'deny';
+      record.reason = reason;
+      client.destroy();
+      this.cfg.audit.opened(record);
+      done(closeReason);
+    };
+
+    if (up.identity === null && (this.cfg.unmeshed ?? 'allow') === 'deny') {
+      refuse('unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny', 'refused');
+      return;
+    }
+    const upstream = up.identity === null ? this.connectPlain(up.address) : this.connectTls(up.address, up.identity);
+    const timer = setTimeout(() => upstream.destroy(new Error('timeout')), (this.cfg.connectTimeoutMs ?? 5000) + (up.identity ? this.cfg.handshakeTimeoutMs ?? 10_000 : 0));
+    client.once('close', () => {
+      if (!upstreamReady) upstream.destroy();
+    });
+    let upstreamReady = false;
+    upstream.once(up.identity ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      upstreamReady = true;
+      if (up.identity) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000);
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      this.cfg.audit.opened(record);
+      void splice(client, upstream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
+    });
+    upstream.once('error', (e: NodeJS.ErrnoException) => {
+      if (upstreamReady) return; // splice reports errors after the connection is up
+      clearTimeout(timer);
+      refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
+    });
+  }
+
+  private connectPlain(address: HostPort): Socket {
+    return netConnect({ host: address.host, port: address.port, allowHalfOpen: true });
+  }
+
+  private connectTls(address: HostPort, identity: string): TLSSocket {
+    const material = this.cfg.tls.current()!;
+    if (material.generation !== this.sessionGeneration) {
+      // New certificate or anchors: sessions made under the old ones must not be resumed.
+      this.sessions.clear();
+      this.sessionGeneration = material.generation;
+    }
+    const key = `${fmt(address)}|${identity}`;
+    const resume = this.cfg.sessionResumption ?? true;
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+      host: address.host,
+      port: address.port,
+      servername: identity,
+      secureContext: material.clientContext,
+      minVersion: 'TLSv1.3',
+      allowHalfOpen: true,
+      session: resume ? this.sessions.get(key) : undefined,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => checkIdentity(identity, cert),
+    };
+    // tls.connect passes allowHalfOpen on to the TLSSocket (its types omit it).
+    const socket = tlsConnect(options);
+    if (resume) socket.on('session', (s: Buffer) => this.sessions.set(key, s));
+    return socket;
+  }
+}
+
+/** The server must present `identity` among its DNS SANs (its chain was verified by OpenSSL). */
+function checkIdentity(identity: string, cert: PeerCertificate): Error | undefined {
+  const names = parseSubjectAltName(cert.subjectaltname);
+  if (names.dns.includes(identity)) return undefined;
+  const err = new Error(`server identity mismatch: expected ${identity}, certificate names ${names.dns.join(', ') || 'no DNS identity'}`) as NodeJS.ErrnoException;
+  err.code = 'ERR_LANYARD_IDENTITY_MISMATCH';
+  return err;
+}
+
+function describeUpstreamError(e: NodeJS.ErrnoException, up: Upstream): string {
+  if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH') return e.message;
+  if (e.message === 'timeout') return `upstream ${fmt(up.address)} did not ${up.identity ? 'complete the TLS handshake' : 'accept'} in time`;
+  if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code)) return `upstream certificate rejected: ${e.code}`;
+  return `cannot reach upstream ${fmt(up.address)}: ${e.code ?? e.message}`;
+}

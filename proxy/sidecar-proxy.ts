@@ -1,0 +1,184 @@
+/**
+ * The sidecar assembled: identity client, TLS state, policy, inbound and outbound
+ * listeners, admin HTTP and audit. Listeners start only once the first certificate is
+ * installed; until then /ready is false and nothing is accepted.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { AdminServer } from '../src/telemetry/admin-server.js';
+import type { Logger } from '../src/telemetry/logger.js';
+import { createRegistry, type Registry } from '../src/telemetry/metrics.js';
+import { ConnectionAudit } from './audit.js';
+import type { ProxyConfig } from './config.js';
+import { CertifyClient } from './identity/certify-client.js';
+import { WorkloadIdentity } from './identity/workload-identity.js';
+import { InboundProxy, type InboundTarget } from './inbound/inbound-proxy.js';
+import { ProxyMetrics } from './metrics.js';
+import { OutboundProxy } from './outbound/outbound-proxy.js';
+import { fmt, type HostPort } from './outbound/routes.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { policyOverridesFromEnv } from './policy/policy-env.js';
+import { TlsState } from './tls/tls-state.js';
+import { TrustAnchorsFile } from './trust-anchors-file.js';
+
+export interface SidecarProxyDeps {
+  logger: Logger;
+  /** Environment for the policy variables (LANYARD_PROXY_POLICY, _DEFAULT_POLICY, _CLUSTER_NETWORKS). */
+  env: Record<string, string | undefined>;
+  registry?: Registry;
+}
+
+export interface RunningProxy {
+  inbound: HostPort;
+  outbound: HostPort[];
+  admin: HostPort;
+}
+
+export class SidecarProxy {
+  readonly registry: Registry;
+  readonly metrics: ProxyMetrics;
+  readonly tls: TlsState;
+  readonly identity: WorkloadIdentity;
+  readonly policy: PolicyStore;
+  private readonly admin: AdminServer;
+  private readonly anchorsFile: TrustAnchorsFile | null;
+  private inbound: InboundProxy | null = null;
+  private outbound: OutboundProxy | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly cfg: ProxyConfig,
+    private readonly deps: SidecarProxyDeps,
+  ) {
+    this.registry = deps.registry ?? createRegistry({ processMetrics: true });
+    this.metrics = new ProxyMetrics(this.registry);
+    this.tls = new TlsState(cfg.trustAnchorsPem);
+    this.identity = new WorkloadIdentity({
+      identity: cfg.localIdentity,
+      connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem }),
+      tokenFile: cfg.tokenFile,
+      tls: this.tls,
+      identityDir: cfg.identityDir ?? undefined,
+      minRefreshMs: cfg.minRefreshMs,
+      logger: deps.logger,
+      metrics: this.metrics,
+    });
+    this.policy = new PolicyStore({
+      file: cfg.policyFile ?? undefined,
+      overrides: policyOverridesFromEnv(deps.env),
+      logger: deps.logger,
+      registry: this.registry,
+    });
+    this.anchorsFile = cfg.trustAnchorsFile
+      ? new TrustAnchorsFile(
+          {
+            file: cfg.trustAnchorsFile,
+            logger: deps.logger,
+            onChange: (pem) => {
+              this.tls.setAnchors(pem);
+              // Re-certify at once: the identity service may now present a chain to the new anchor.
+              this.identity.refreshNow();
+            },
+          },
+          cfg.trustAnchorsPem,
+        )
+      : null;
+    this.admin = new AdminServer({
+      host: cfg.admin.host,
+      port: cfg.admin.port,
+      registry: this.registry,
+      ready: () => (this.inbound ? { ready: true } : { ready: false, reason: `waiting for identity (${this.identity.lastFailure ?? 'first Certify in progress'})` }),
+      routes: { '/identity': () => this.describeIdentity() },
+    });
+  }
+
+  /** Starts admin and the identity client; resolves once the listeners are up. */
+  async start(): Promise<RunningProxy> {
+    await this.policy.start();
+    const admin = await this.admin.start();
+    this.anchorsFile?.start();
+    this.identity.start();
+    await this.identity.ready;
+    if (this.stopped) throw new Error('stopped before the first certificate arrived');
+    const audit = new ConnectionAudit(this.deps.logger, this.metrics);
+    const inbound = new InboundProxy({
+      host: this.cfg.inbound.host,
+      port: this.cfg.inbound.port,
+      localIdentity: this.cfg.localIdentity,
+      tls: this.tls,
+      policy: this.policy,
+      target: (s) => this.inboundTarget(s),
+      detectTimeoutMs: this.cfg.detectTimeoutMs,
+      handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
+      connectTimeoutMs: this.cfg.connectTimeoutMs,
+      idleTimeoutMs: this.cfg.idleTimeoutMs,
+      maxConnections: this.cfg.maxConnections,
+      audit,
+      metrics: this.metrics,
+      logger: this.deps.logger,
+    });
+    const routes = this.cfg.routes.map((r) => r);
+    const outbound = new OutboundProxy({
+      routes,
+      localIdentity: this.cfg.localIdentity,
+      tls: this.tls,
+      unmeshed: this.cfg.unmeshed,
+      connectTimeoutMs: this.cfg.connectTimeoutMs,
+      handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
+      idleTimeoutMs: this.cfg.idleTimeoutMs,
+      maxConnections: this.cfg.maxConnections,
+      audit,
+      metrics: this.metrics,
+      logger: this.deps.logger,
+    });
+    const outboundAddrs = await outbound.start();
+    const inboundAddr = await inbound.start();
+    this.outbound = outbound;
+    this.inbound = inbound;
+    const running = { inbound: inboundAddr, outbound: outboundAddrs, admin: { host: admin.address, port: admin.port } };
+    this.deps.logger.info(
+      { event: 'proxy_ready', identity: this.cfg.localIdentity, inbound: fmt(running.inbound), outbound: running.outbound.map(fmt), admin: fmt(running.admin) },
+      'proxy ready',
+    );
+    return running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.identity.stop();
+    this.policy.stop();
+    this.anchorsFile?.stop();
+    await Promise.all([this.inbound?.stop(), this.outbound?.stop(), this.admin.close()]);
+  }
+
+  private inboundTarget(socket: Socket): InboundTarget | Error {
+    if (this.cfg.appPort === null) return new Error('no application port: set LANYARD_PROXY_APP_PORT');
+    return { host: '127.0.0.1', port: this.cfg.appPort, dst: `${socket.localAddress}:${socket.localPort}` };
+  }
+
+  private describeIdentity(): unknown {
+    const m = this.tls.current();
+    const anchors = splitPem(this.tls.anchors()).map((pem) => {
+      const c = new X509Certificate(pem);
+      return { subject: oneLine(c.subject), fingerprint_sha256: c.fingerprint256, not_after: new Date(Date.parse(c.validTo)).toISOString() };
+    });
+    if (!m) return { local_identity: this.cfg.localIdentity, ready: false, last_error: this.identity.lastFailure, anchors };
+    const c = m.certificate;
+    return {
+      local_identity: c.identity,
+      spiffe_id: c.spiffeId,
+      serial: c.serial,
+      not_before: c.notBefore.toISOString(),
+      not_after: c.notAfter.toISOString(),
+      installed_at: c.installedAt.toISOString(),
+      chain: [c.leaf, ...c.intermediates].map((x) => ({ subject: oneLine(x.subject) || '(empty)', issuer: oneLine(x.issuer), fingerprint_sha256: x.fingerprint256 })),
+      anchors,
+    };
+  }
+}
+
+function splitPem(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+const oneLine = (dn: string | undefined): string => (dn ?? '').replace(/\n/g, ',');
