@@ -81,7 +81,7 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     if (v === undefined) throw new ProxyConfigError(`${name}: required (${PROXY_ENV[name][1]})`);
     return v;
   };
-  const addr = (name: string): HostPort => wrap(name, () => hostPort(need(name), name));
+  const addr = (name: string): HostPort => wrap(name, () => hostPort(need(name), name, true));
   const duration = (name: string): number => wrap(name, () => parseDurationMs(need(name), name));
 
   const td = wrap('LANYARD_TRUST_DOMAIN', () => new TrustDomain(need('LANYARD_TRUST_DOMAIN'), need('LANYARD_CONTROL_NAMESPACE')));

@@ -18,6 +18,7 @@ export class ProxyMetrics {
   private readonly active: Gauge<'direction'>;
   private readonly bytes: Counter<'direction' | 'flow'>;
   private readonly handshake: Histogram<'direction'>;
+  private readonly resumed: Counter<'direction'>;
   private readonly detect: Counter<'outcome'>;
   private readonly refused: Counter<'direction' | 'reason'>;
 
@@ -37,6 +38,7 @@ export class ProxyMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     });
+    this.resumed = new Counter({ name: 'lanyard_proxy_tls_sessions_resumed_total', help: 'TLS handshakes that resumed a session (no certificate exchange).', labelNames: ['direction'], registers: r });
     this.detect = new Counter({ name: 'lanyard_proxy_inbound_detect_total', help: 'Inbound protocol detection outcomes.', labelNames: ['outcome'], registers: r });
     this.refused = new Counter({ name: 'lanyard_proxy_connections_refused_total', help: 'Connections refused before a decision (limit, no identity yet, no route).', labelNames: ['direction', 'reason'], registers: r });
     this.active.set({ direction: 'inbound' }, 0);
@@ -63,8 +65,9 @@ export class ProxyMetrics {
     if (tx) this.bytes.inc({ direction, flow: 'tx' }, tx);
   }
 
-  handshakeDone(direction: Direction, seconds: number): void {
+  handshakeDone(direction: Direction, seconds: number, resumed: boolean): void {
     this.handshake.observe({ direction }, seconds);
+    if (resumed) this.resumed.inc({ direction });
   }
 
   detected(outcome: DetectOutcome): void {

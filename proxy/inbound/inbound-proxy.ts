@@ -181,7 +181,7 @@ export class InboundProxy {
         clearTimeout(timer);
         tls.removeAllListeners('error');
         tls.on('error', () => undefined);
-        this.cfg.metrics?.handshakeDone('inbound', (performance.now() - started) / 1000);
+        this.cfg.metrics?.handshakeDone('inbound', (performance.now() - started) / 1000, tls.isSessionReused());
         record.tls = true;
         const cert = tls.getPeerCertificate();
         const presented = cert && Object.keys(cert).length > 0;

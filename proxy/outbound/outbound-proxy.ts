@@ -133,7 +133,7 @@ export class OutboundProxy {
     upstream.once(up.identity ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       upstreamReady = true;
-      if (up.identity) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000);
+      if (up.identity) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, (upstream as TLSSocket).isSessionReused());
       if (client.destroyed) {
         upstream.destroy();
         return;

@@ -66,7 +66,7 @@ function parseRoute(raw: unknown, where: string): Route {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new RoutesError(`${where}: expected an object`);
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) if (!KEYS.has(k)) throw new RoutesError(`${where}: unknown key "${k}" (expected ${[...KEYS].join(', ')})`);
-  const listen = r.listen === undefined ? null : hostPort(r.listen, `${where}.listen`);
+  const listen = r.listen === undefined ? null : hostPort(r.listen, `${where}.listen`, true);
   const destination = r.destination === undefined ? null : hostPort(r.destination, `${where}.destination`);
   if (!listen === !destination) throw new RoutesError(`${where}: exactly one of "listen" or "destination" is required`);
   if (r.upstream === undefined) throw new RoutesError(`${where}.upstream: required`);
@@ -82,11 +82,12 @@ function parseRoute(raw: unknown, where: string): Route {
   return { listen, destination, upstream, identity, name };
 }
 
-export function hostPort(v: unknown, where: string): HostPort {
+/** `HOST:PORT`; port 0 (any free port) only where `listen` is true. */
+export function hostPort(v: unknown, where: string, listen = false): HostPort {
   const s = typeof v === 'number' ? `127.0.0.1:${v}` : v;
   const m = typeof s === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(s.trim()) : null;
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new RoutesError(`${where}: expected HOST:PORT, got ${JSON.stringify(v)}`);
+  if (!m || port < (listen ? 0 : 1) || port > 65535) throw new RoutesError(`${where}: expected HOST:PORT, got ${JSON.stringify(v)}`);
   return { host: m[1] ?? m[2], port };
 }
 

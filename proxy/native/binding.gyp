@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "lanyard_native",
+      "sources": ["src/addon.c", "src/args.c", "src/ecdsa-verify.c", "src/original-dst.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-std=gnu11"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"]
+    }
+  ]
+}

@@ -1,0 +1,22 @@
+/*
+ * lanyard_native: Lanyard's only native code (DESIGN.md §1). Two functions Node cannot do
+ * fast or at all: ecdsaVerify (CSR self-signatures, ecdsa-verify.c) and originalDst
+ * (SO_ORIGINAL_DST for the transparent proxy, original-dst.c). Loaded by index.ts; every
+ * caller has a pure-Node fallback or a clear error when the addon is not built.
+ */
+#include "args.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  if (!lanyard_ecdsa_init()) {
+    napi_throw_error(env, NULL, "lanyard_native: OpenSSL could not build the P-256/P-384 groups");
+    return NULL;
+  }
+  napi_property_descriptor props[] = {
+      {"ecdsaVerify", NULL, lanyard_ecdsa_verify, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"originalDst", NULL, lanyard_original_dst, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
