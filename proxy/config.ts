@@ -17,6 +17,9 @@ export interface ProxyConfig {
   trustAnchorsFile: string | null;
   localIdentity: string;
   identityDir: string | null;
+  /** Static certificate mode: chain + key files instead of Certify. */
+  certFile: string | null;
+  keyFile: string | null;
   inbound: HostPort;
   outbound: HostPort;
   admin: HostPort;
@@ -42,6 +45,8 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_TRUST_ANCHORS: [undefined, 'trust anchors: PEM text or a file path (a file is reloaded when it changes); required'],
   LANYARD_PROXY_LOCAL_IDENTITY: [undefined, 'this workload\'s identity, <sa>.<ns>.serviceaccount.identity.<control-ns>.<td>; required'],
   LANYARD_PROXY_IDENTITY_DIR: [undefined, 'write the key (0600) and certificate here; default: memory only'],
+  LANYARD_PROXY_CERT_FILE: [undefined, 'static mode: certificate chain file used instead of Certify (with LANYARD_PROXY_KEY_FILE; reloaded on change)'],
+  LANYARD_PROXY_KEY_FILE: [undefined, 'static mode: private key file'],
   LANYARD_PROXY_INBOUND_ADDR: ['0.0.0.0:4143', 'inbound listener'],
   LANYARD_PROXY_OUTBOUND_ADDR: ['127.0.0.1:4140', 'outbound listener'],
   LANYARD_PROXY_ADMIN_ADDR: ['0.0.0.0:4191', 'admin HTTP: /ready /live /metrics /identity'],
@@ -107,6 +112,12 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   const maxConnections = wrap('LANYARD_PROXY_MAX_CONNECTIONS', () => positiveInt(need('LANYARD_PROXY_MAX_CONNECTIONS')));
   const tokenFile = need('LANYARD_PROXY_TOKEN_FILE');
   const policyFile = get('LANYARD_PROXY_POLICY_FILE') ?? null;
+  const certFile = get('LANYARD_PROXY_CERT_FILE') ?? null;
+  const keyFile = get('LANYARD_PROXY_KEY_FILE') ?? null;
+  if (!certFile !== !keyFile) throw new ProxyConfigError(`${certFile ? 'LANYARD_PROXY_KEY_FILE' : 'LANYARD_PROXY_CERT_FILE'}: required with ${certFile ? 'LANYARD_PROXY_CERT_FILE' : 'LANYARD_PROXY_KEY_FILE'}`);
+  for (const [name, f] of [['LANYARD_PROXY_CERT_FILE', certFile], ['LANYARD_PROXY_KEY_FILE', keyFile]] as const) {
+    if (f && !existsSync(f)) throw new ProxyConfigError(`${name}: ${f} does not exist`);
+  }
   if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`LANYARD_PROXY_POLICY_FILE: ${policyFile} does not exist`);
 
   return {
@@ -117,6 +128,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     trustAnchorsFile: anchors.file,
     localIdentity,
     identityDir: get('LANYARD_PROXY_IDENTITY_DIR') ?? null,
+    certFile,
+    keyFile,
     inbound: addr('LANYARD_PROXY_INBOUND_ADDR'),
     outbound: addr('LANYARD_PROXY_OUTBOUND_ADDR'),
     admin: addr('LANYARD_PROXY_ADMIN_ADDR'),

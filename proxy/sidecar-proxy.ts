@@ -12,6 +12,8 @@ import { ConnectionAudit } from './audit.js';
 import type { ProxyConfig } from './config.js';
 import { CertifyClient } from './identity/certify-client.js';
 import { WorkloadIdentity } from './identity/workload-identity.js';
+import { StaticIdentity } from './identity/static-identity.js';
+import type { IdentitySource } from './identity/identity-source.js';
 import { InboundProxy, type InboundTarget } from './inbound/inbound-proxy.js';
 import { ProxyMetrics } from './metrics.js';
 import { OutboundProxy } from './outbound/outbound-proxy.js';
@@ -38,7 +40,7 @@ export class SidecarProxy {
   readonly registry: Registry;
   readonly metrics: ProxyMetrics;
   readonly tls: TlsState;
-  readonly identity: WorkloadIdentity;
+  readonly identity: IdentitySource;
   readonly policy: PolicyStore;
   private readonly admin: AdminServer;
   private readonly anchorsFile: TrustAnchorsFile | null;
@@ -53,16 +55,19 @@ export class SidecarProxy {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
     this.metrics = new ProxyMetrics(this.registry);
     this.tls = new TlsState(cfg.trustAnchorsPem);
-    this.identity = new WorkloadIdentity({
-      identity: cfg.localIdentity,
-      connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem }),
-      tokenFile: cfg.tokenFile,
-      tls: this.tls,
-      identityDir: cfg.identityDir ?? undefined,
-      minRefreshMs: cfg.minRefreshMs,
-      logger: deps.logger,
-      metrics: this.metrics,
-    });
+    this.identity =
+      cfg.certFile && cfg.keyFile
+        ? new StaticIdentity({ identity: cfg.localIdentity, certFile: cfg.certFile, keyFile: cfg.keyFile, tls: this.tls, logger: deps.logger, metrics: this.metrics })
+        : new WorkloadIdentity({
+            identity: cfg.localIdentity,
+            connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem }),
+            tokenFile: cfg.tokenFile,
+            tls: this.tls,
+            identityDir: cfg.identityDir ?? undefined,
+            minRefreshMs: cfg.minRefreshMs,
+            logger: deps.logger,
+            metrics: this.metrics,
+          });
     this.policy = new PolicyStore({
       file: cfg.policyFile ?? undefined,
       overrides: policyOverridesFromEnv(deps.env),

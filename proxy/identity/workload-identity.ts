@@ -18,6 +18,7 @@ import type { Logger } from '../../src/telemetry/logger.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';
 import type { CertifyClient } from './certify-client.js';
+import type { IdentitySource } from './identity-source.js';
 import type { ProxyMetrics } from '../metrics.js';
 
 export interface WorkloadIdentityConfig {
@@ -47,7 +48,7 @@ export interface WorkloadIdentityConfig {
   random?: () => number;
 }
 
-export class WorkloadIdentity {
+export class WorkloadIdentity implements IdentitySource {
   private readonly key: KeyObject;
   private readonly spki: Buffer;
   private readonly csr: Buffer;
