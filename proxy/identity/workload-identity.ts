@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { buildCsr } from '../../src/pki/csr.js';
 import { encodePem } from '../../src/pki/pem.js';
 import { TrustBundle } from '../../src/pki/trust-bundle.js';
-import { fromTimestamp, type CertifyResponseMessage } from '../../src/proto/index.js';
+import { fromTimestamp, type CertifyResponseMessage } from '../../src/proto/messages.js';
 import type { Logger } from '../../src/telemetry/logger.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';

@@ -25,22 +25,7 @@ export function loadProto(file: string): grpc.GrpcObject {
   return grpc.loadPackageDefinition(def);
 }
 
-export interface Timestamp {
-  seconds: number;
-  nanos: number;
-}
-
-export interface CertifyRequestMessage {
-  identity: string;
-  token: Buffer;
-  certificate_signing_request: Buffer;
-}
-
-export interface CertifyResponseMessage {
-  leaf_certificate: Buffer;
-  intermediate_certificates: Buffer[];
-  valid_until: Timestamp | null;
-}
+export * from './messages.js';
 
 let identityService: grpc.ServiceClientConstructor | null = null;
 
@@ -54,6 +39,3 @@ export function identityServiceDefinition(): grpc.ServiceClientConstructor {
   }
   return identityService;
 }
-
-export const toTimestamp = (d: Date): Timestamp => ({ seconds: Math.floor(d.getTime() / 1000), nanos: (d.getTime() % 1000) * 1e6 });
-export const fromTimestamp = (t: Timestamp): Date => new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6));

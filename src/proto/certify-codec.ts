@@ -1,0 +1,103 @@
+/**
+ * Protobuf encoding of Certify's two messages, by hand. The proxy uses it so that it needs
+ * neither protobufjs nor grpc-js at run time (together ~8 MB of a sidecar's memory); the
+ * unit tests check it byte for byte against protobufjs loading proto/identity.proto.
+ *
+ *   CertifyRequest  { string identity = 1; bytes token = 2; bytes certificate_signing_request = 3; }
+ *   CertifyResponse { bytes leaf_certificate = 1; repeated bytes intermediate_certificates = 2;
+ *                     google.protobuf.Timestamp valid_until = 3; }
+ *   Timestamp       { int64 seconds = 1; int32 nanos = 2; }
+ */
+import type { CertifyRequestMessage, CertifyResponseMessage, Timestamp } from './messages.js';
+
+const LEN = 2; // wire type: length-delimited
+const VARINT = 0;
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n % 128) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+function lengthDelimited(field: number, value: Uint8Array): Buffer[] {
+  return [Buffer.from([(field << 3) | LEN, ...varint(value.length)]), Buffer.from(value.buffer, value.byteOffset, value.length)];
+}
+
+export function encodeCertifyRequest(m: CertifyRequestMessage): Buffer {
+  const parts: Buffer[] = [];
+  if (m.identity) parts.push(...lengthDelimited(1, Buffer.from(m.identity, 'utf8')));
+  if (m.token?.length) parts.push(...lengthDelimited(2, m.token));
+  if (m.certificate_signing_request?.length) parts.push(...lengthDelimited(3, m.certificate_signing_request));
+  return Buffer.concat(parts);
+}
+
+export class ProtobufError extends Error {}
+
+/** Reads fields of one message; unknown fields are skipped, as protobuf requires. */
+function* fields(buf: Buffer): Generator<{ field: number; wire: number; value: Buffer | number }> {
+  let p = 0;
+  const readVarint = (): number => {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (p >= buf.length) throw new ProtobufError('truncated varint');
+      const b = buf[p++];
+      n += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return n;
+      mul *= 128;
+    }
+    throw new ProtobufError('varint too long');
+  };
+  while (p < buf.length) {
+    const key = readVarint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === VARINT) yield { field, wire, value: readVarint() };
+    else if (wire === LEN) {
+      const len = readVarint();
+      if (p + len > buf.length) throw new ProtobufError(`field ${field} overruns the message`);
+      yield { field, wire, value: buf.subarray(p, p + len) };
+      p += len;
+    } else if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else throw new ProtobufError(`unsupported wire type ${wire}`);
+  }
+}
+
+export function decodeCertifyResponse(buf: Buffer): CertifyResponseMessage {
+  const out: CertifyResponseMessage = { leaf_certificate: Buffer.alloc(0), intermediate_certificates: [], valid_until: null };
+  for (const f of fields(buf)) {
+    if (f.wire !== LEN) continue;
+    const v = f.value as Buffer;
+    if (f.field === 1) out.leaf_certificate = Buffer.from(v);
+    else if (f.field === 2) out.intermediate_certificates.push(Buffer.from(v));
+    else if (f.field === 3) out.valid_until = decodeTimestamp(v);
+  }
+  return out;
+}
+
+function decodeTimestamp(buf: Buffer): Timestamp {
+  const t: Timestamp = { seconds: 0, nanos: 0 };
+  for (const f of fields(buf)) {
+    if (f.wire !== VARINT) continue;
+    if (f.field === 1) t.seconds = f.value as number;
+    else if (f.field === 2) t.nanos = f.value as number;
+  }
+  return t;
+}
+
+/** Test helper and server-side symmetry: encodes a CertifyResponse. */
+export function encodeCertifyResponse(m: CertifyResponseMessage): Buffer {
+  const parts: Buffer[] = [];
+  if (m.leaf_certificate?.length) parts.push(...lengthDelimited(1, m.leaf_certificate));
+  for (const c of m.intermediate_certificates) parts.push(...lengthDelimited(2, c));
+  if (m.valid_until) {
+    const ts = Buffer.from([...(m.valid_until.seconds ? [(1 << 3) | VARINT, ...varint(m.valid_until.seconds)] : []), ...(m.valid_until.nanos ? [(2 << 3) | VARINT, ...varint(m.valid_until.nanos)] : [])]);
+    parts.push(...lengthDelimited(3, ts));
+  }
+  return Buffer.concat(parts);
+}
