@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   certs: async () => (await import('./certs.js')).registerCerts,
   proxy: async () => (await import('./proxy.js')).registerProxy,
   demo: async () => (await import('./demo.js')).registerDemo,
+  discovery: async () => (await import('./discovery.js')).registerDiscovery,
 };
 
 async function main(argv: string[]): Promise<void> {

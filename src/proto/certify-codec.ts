@@ -9,23 +9,9 @@
  *   Timestamp       { int64 seconds = 1; int32 nanos = 2; }
  */
 import type { CertifyRequestMessage, CertifyResponseMessage, Timestamp } from './messages.js';
+import { fields, lengthDelimited, LEN, varint, VARINT } from './wire.js';
 
-const LEN = 2; // wire type: length-delimited
-const VARINT = 0;
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-function lengthDelimited(field: number, value: Uint8Array): Buffer[] {
-  return [Buffer.from([(field << 3) | LEN, ...varint(value.length)]), Buffer.from(value.buffer, value.byteOffset, value.length)];
-}
+export { ProtobufError } from './wire.js';
 
 export function encodeCertifyRequest(m: CertifyRequestMessage): Buffer {
   const parts: Buffer[] = [];
@@ -33,39 +19,6 @@ export function encodeCertifyRequest(m: CertifyRequestMessage): Buffer {
   if (m.token?.length) parts.push(...lengthDelimited(2, m.token));
   if (m.certificate_signing_request?.length) parts.push(...lengthDelimited(3, m.certificate_signing_request));
   return Buffer.concat(parts);
-}
-
-export class ProtobufError extends Error {}
-
-/** Reads fields of one message; unknown fields are skipped, as protobuf requires. */
-function* fields(buf: Buffer): Generator<{ field: number; wire: number; value: Buffer | number }> {
-  let p = 0;
-  const readVarint = (): number => {
-    let n = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (p >= buf.length) throw new ProtobufError('truncated varint');
-      const b = buf[p++];
-      n += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return n;
-      mul *= 128;
-    }
-    throw new ProtobufError('varint too long');
-  };
-  while (p < buf.length) {
-    const key = readVarint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === VARINT) yield { field, wire, value: readVarint() };
-    else if (wire === LEN) {
-      const len = readVarint();
-      if (p + len > buf.length) throw new ProtobufError(`field ${field} overruns the message`);
-      yield { field, wire, value: buf.subarray(p, p + len) };
-      p += len;
-    } else if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
-    else throw new ProtobufError(`unsupported wire type ${wire}`);
-  }
 }
 
 export function decodeCertifyResponse(buf: Buffer): CertifyResponseMessage {

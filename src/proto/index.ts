@@ -39,3 +39,16 @@ export function identityServiceDefinition(): grpc.ServiceClientConstructor {
   }
   return identityService;
 }
+
+let discoveryService: grpc.ServiceClientConstructor | null = null;
+
+/** `lanyard.discovery.v1.Discovery`, loaded once. */
+export function discoveryServiceDefinition(): grpc.ServiceClientConstructor {
+  if (!discoveryService) {
+    const pkg = loadProto('lanyard/discovery/v1/discovery.proto') as unknown as {
+      lanyard: { discovery: { v1: { Discovery: grpc.ServiceClientConstructor } } };
+    };
+    discoveryService = pkg.lanyard.discovery.v1.Discovery;
+  }
+  return discoveryService;
+}

@@ -1,0 +1,128 @@
+/**
+ * The Discovery gRPC service: Resolve answers once, Watch streams the answer for an address
+ * now and each time it changes. Until the source has its first complete view, Resolve is
+ * UNAVAILABLE (a proxy must not take "no entry" for "unmeshed" from a discovery service
+ * that has not loaded yet) and Watch waits.
+ */
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { discoveryServiceDefinition } from '../proto/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Counter, Gauge, type Registry } from '../telemetry/metrics.js';
+import { unmeshed, normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
+
+interface ResolveRequestMessage {
+  address: string;
+  port: number;
+}
+
+interface EndpointMessage {
+  address: string;
+  port: number;
+  meshed: boolean;
+  identity: string;
+  spiffe_id: string;
+  source: string;
+  workload: string;
+}
+
+export interface DiscoveryServerConfig {
+  source: EndpointSource;
+  logger: Logger;
+  registry: Registry;
+  /** Serve TLS with this key and certificate chain (PEM); default plaintext. */
+  tls?: { keyPem: string; certPem: string };
+}
+
+export class DiscoveryServer {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 4096 });
+  private readonly requests: Counter<'method' | 'result'>;
+  private readonly watches: Gauge;
+  private readonly streams = new Set<grpc.ServerWritableStream<ResolveRequestMessage, EndpointMessage>>();
+
+  constructor(private readonly cfg: DiscoveryServerConfig) {
+    this.requests = new Counter({ name: 'lanyard_discovery_requests_total', help: 'Discovery calls, by method and result.', labelNames: ['method', 'result'], registers: [cfg.registry] });
+    this.watches = new Gauge({ name: 'lanyard_discovery_watches_active', help: 'Open Watch streams.', registers: [cfg.registry] });
+    this.server.addService(discoveryServiceDefinition().service, {
+      Resolve: this.resolve.bind(this),
+      Watch: this.watch.bind(this),
+    });
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const creds = this.cfg.tls
+      ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(this.cfg.tls.keyPem), cert_chain: Buffer.from(this.cfg.tls.certPem) }])
+      : grpc.ServerCredentials.createInsecure();
+    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => this.server.bindAsync(target, creds, (err, bound) => (err ? reject(new Error(`cannot listen on ${target}: ${err.message}`)) : resolve(bound))));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.end();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => (this.server.forceShutdown(), resolve()), 2000);
+      this.server.tryShutdown(() => (clearTimeout(t), resolve()));
+    });
+  }
+
+  private check(req: ResolveRequestMessage): string | null {
+    if (!isIP(req.address)) return `address: ${JSON.stringify(req.address)} is not an IP address`;
+    if (!Number.isInteger(req.port) || req.port < 0 || req.port > 65535) return `port: ${req.port} is not a port`;
+    return null;
+  }
+
+  private answer(req: ResolveRequestMessage): EndpointMessage {
+    const e: Endpoint = this.cfg.source.lookup(req.address, req.port) ?? unmeshed(req.address, req.port);
+    return { address: e.address, port: e.port, meshed: e.meshed, identity: e.identity, spiffe_id: e.spiffeId, source: e.source, workload: e.workload };
+  }
+
+  private resolve(call: grpc.ServerUnaryCall<ResolveRequestMessage, EndpointMessage>, cb: grpc.sendUnaryData<EndpointMessage>): void {
+    const bad = this.check(call.request);
+    if (bad) {
+      this.requests.inc({ method: 'Resolve', result: 'INVALID_ARGUMENT' });
+      return cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+    }
+    if (!this.cfg.source.ready()) {
+      this.requests.inc({ method: 'Resolve', result: 'UNAVAILABLE' });
+      return cb({ code: grpc.status.UNAVAILABLE, details: `the ${this.cfg.source.kind} source has not synced yet` });
+    }
+    this.requests.inc({ method: 'Resolve', result: 'OK' });
+    cb(null, this.answer(call.request));
+  }
+
+  private watch(call: grpc.ServerWritableStream<ResolveRequestMessage, EndpointMessage>): void {
+    const bad = this.check(call.request);
+    if (bad) {
+      this.requests.inc({ method: 'Watch', result: 'INVALID_ARGUMENT' });
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
+      return;
+    }
+    this.requests.inc({ method: 'Watch', result: 'OK' });
+    this.streams.add(call);
+    this.watches.inc();
+    const key = normalizeAddress(call.request.address);
+    let last = '';
+    const send = () => {
+      if (!this.cfg.source.ready()) return;
+      const a = this.answer(call.request);
+      const s = JSON.stringify(a);
+      if (s === last) return;
+      last = s;
+      call.write(a);
+    };
+    const unsubscribe = this.cfg.source.onChange((changed) => {
+      if (changed.has(key)) send();
+    });
+    const poll = setInterval(send, 1000); // sends the first answer once a late source syncs
+    poll.unref();
+    send();
+    const done = () => {
+      clearInterval(poll);
+      unsubscribe();
+      if (this.streams.delete(call)) this.watches.dec();
+    };
+    call.on('cancelled', done);
+    call.on('close', done);
+    call.on('error', done);
+  }
+}
