@@ -28,6 +28,11 @@ export interface ProxyConfig {
   routesFile: string | null;
   unmeshed: 'allow' | 'deny';
   policyFile: string | null;
+  /** Transparent mode: iptables redirects; original destinations; discovery. */
+  transparent: boolean;
+  discoveryAddr: string | null;
+  /** Verify the discovery service over TLS as this identity (absent: plaintext). */
+  discoveryName: string | null;
   detectTimeoutMs: number;
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
@@ -58,6 +63,9 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_POLICY_FILE: [undefined, 'inbound policy file (YAML or JSON), reloaded live'],
   LANYARD_PROXY_POLICY: [undefined, 'inbound policy inline (same format)'],
   LANYARD_PROXY_CLUSTER_NETWORKS: ['10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8', 'cluster networks for cluster-* policies'],
+  LANYARD_PROXY_TRANSPARENT: ['false', 'transparent mode: take original destinations from iptables redirects (needs the native addon) and ask discovery'],
+  LANYARD_PROXY_DISCOVERY_ADDR: [undefined, 'discovery service address (host:port); required in transparent mode'],
+  LANYARD_PROXY_DISCOVERY_NAME: [undefined, "discovery service's expected identity: connect with TLS verified against the anchors (default: plaintext)"],
   LANYARD_PROXY_DETECT_TIMEOUT: ['10s', 'inbound protocol detection timeout'],
   LANYARD_PROXY_HANDSHAKE_TIMEOUT: ['10s', 'TLS handshake timeout'],
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
@@ -120,6 +128,17 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   }
   if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`LANYARD_PROXY_POLICY_FILE: ${policyFile} does not exist`);
 
+  const transparentRaw = need('LANYARD_PROXY_TRANSPARENT').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(transparentRaw)) throw new ProxyConfigError(`LANYARD_PROXY_TRANSPARENT: expected true or false, got ${JSON.stringify(transparentRaw)}`);
+  const transparent = ['true', '1', 'yes'].includes(transparentRaw);
+  const discoveryAddr = get('LANYARD_PROXY_DISCOVERY_ADDR') ?? null;
+  if (discoveryAddr) wrap('LANYARD_PROXY_DISCOVERY_ADDR', () => hostPort(discoveryAddr, 'LANYARD_PROXY_DISCOVERY_ADDR'));
+  if (transparent && !discoveryAddr) {
+    throw new ProxyConfigError('LANYARD_PROXY_DISCOVERY_ADDR: required when LANYARD_PROXY_TRANSPARENT=true (without discovery every destination would look unmeshed)');
+  }
+  const discoveryName = get('LANYARD_PROXY_DISCOVERY_NAME') ?? null;
+  if (discoveryName && !isDnsName(discoveryName)) throw new ProxyConfigError(`LANYARD_PROXY_DISCOVERY_NAME: ${JSON.stringify(discoveryName)} is not a DNS name`);
+
   return {
     identityAddr,
     identityName,
@@ -138,6 +157,9 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     routesFile,
     unmeshed,
     policyFile,
+    transparent,
+    discoveryAddr,
+    discoveryName,
     detectTimeoutMs: duration('LANYARD_PROXY_DETECT_TIMEOUT'),
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),

@@ -22,6 +22,9 @@ import { PolicyStore } from './policy/policy-store.js';
 import { policyOverridesFromEnv } from './policy/policy-env.js';
 import { TlsState } from './tls/tls-state.js';
 import { TrustAnchorsFile } from './trust-anchors-file.js';
+import { DiscoveryClient } from './discovery/discovery-client.js';
+import { TransparentResolver } from './outbound/transparent-resolver.js';
+import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -47,6 +50,8 @@ export class SidecarProxy {
   private inbound: InboundProxy | null = null;
   private outbound: OutboundProxy | null = null;
   private stopped = false;
+  private readonly native: NativeAddon | null;
+  private discovery: DiscoveryClient | null = null;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -55,6 +60,10 @@ export class SidecarProxy {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
     this.metrics = new ProxyMetrics(this.registry);
     this.tls = new TlsState(cfg.trustAnchorsPem);
+    this.native = cfg.transparent ? loadNative() : null;
+    if (cfg.transparent && !this.native) {
+      throw new Error(`LANYARD_PROXY_TRANSPARENT=true needs the native addon to read original destinations: ${nativeStatus().reason}`);
+    }
     this.identity =
       cfg.certFile && cfg.keyFile
         ? new StaticIdentity({ identity: cfg.localIdentity, certFile: cfg.certFile, keyFile: cfg.keyFile, tls: this.tls, logger: deps.logger, metrics: this.metrics })
@@ -137,7 +146,10 @@ export class SidecarProxy {
       logger: this.deps.logger,
     });
     const outboundAddrs = await outbound.start();
+    let inboundPort = 0;
+    if (this.cfg.transparent) outboundAddrs.unshift(await this.startTransparent(outbound, () => [inboundPort, this.cfg.admin.port, ...outboundAddrs.map((a) => a.port)]));
     const inboundAddr = await inbound.start();
+    inboundPort = inboundAddr.port;
     this.outbound = outbound;
     this.inbound = inbound;
     const running = { inbound: inboundAddr, outbound: outboundAddrs, admin: { host: admin.address, port: admin.port } };
@@ -153,12 +165,42 @@ export class SidecarProxy {
     this.identity.stop();
     this.policy.stop();
     this.anchorsFile?.stop();
+    this.discovery?.close();
     await Promise.all([this.inbound?.stop(), this.outbound?.stop(), this.admin.close()]);
   }
 
+  /** Explicit mode: LANYARD_PROXY_APP_PORT; transparent: the port the peer originally dialled. */
   private inboundTarget(socket: Socket): InboundTarget | Error {
-    if (this.cfg.appPort === null) return new Error('no application port: set LANYARD_PROXY_APP_PORT');
+    if (this.cfg.transparent && this.native) {
+      let dst: OriginalDestination | null = null;
+      try {
+        dst = this.native.originalDst(socketFd(socket));
+      } catch (e) {
+        return new Error(`cannot read the original destination: ${(e as Error).message}`);
+      }
+      if (dst) return { host: '127.0.0.1', port: dst.port, dst: fmt({ host: dst.address, port: dst.port }) };
+    }
+    if (this.cfg.appPort === null) {
+      return new Error(this.cfg.transparent ? 'no original destination (not redirected) and no LANYARD_PROXY_APP_PORT' : 'no application port: set LANYARD_PROXY_APP_PORT');
+    }
     return { host: '127.0.0.1', port: this.cfg.appPort, dst: `${socket.localAddress}:${socket.localPort}` };
+  }
+
+  private async startTransparent(outbound: OutboundProxy, ownPorts: () => number[]): Promise<HostPort> {
+    const native = this.native!;
+    this.discovery = new DiscoveryClient({
+      address: this.cfg.discoveryAddr!,
+      tls: this.cfg.discoveryName ? { serverName: this.cfg.discoveryName, trustAnchorsPem: this.tls.anchors() } : undefined,
+      logger: this.deps.logger,
+    });
+    const resolver = new TransparentResolver({
+      originalDst: (s) => native.originalDst(socketFd(s)),
+      discovery: this.discovery,
+      routes: this.cfg.routes.filter((r) => r.destination),
+      ownPorts,
+      logger: this.deps.logger,
+    });
+    return outbound.startTransparent(this.cfg.outbound, (s) => resolver.upstreamFor(s));
   }
 
   private describeIdentity(): unknown {

@@ -37,10 +37,14 @@ export interface OutboundProxyConfig {
   logger: Logger;
 }
 
-interface Upstream {
+export interface Upstream {
   address: HostPort;
   identity: string | null;
   rule: string;
+  /** Set when the connection must be refused (no original destination, discovery down, ...). */
+  refusal?: string;
+  /** What discovery said, for the audit reason. */
+  note?: string;
 }
 
 export class OutboundProxy {
@@ -72,7 +76,28 @@ export class OutboundProxy {
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 
-  /** Handles one app connection bound for `up` (also used by the transparent listener). */
+  /**
+   * Transparent mode: one listener for every redirected connection; `resolve` finds each
+   * connection's upstream from its original destination (or says why it must be refused).
+   */
+  async startTransparent(listen: HostPort, resolve: (client: Socket) => Promise<Upstream>): Promise<HostPort> {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+      client.on('error', () => undefined);
+      resolve(client).then(
+        (up) => this.accept(client, up),
+        (e: Error) => this.accept(client, { address: { host: '0.0.0.0', port: 0 }, identity: null, rule: 'transparent', refusal: `internal error: ${e.message}` }),
+      );
+    });
+    await new Promise<void>((ok, fail) => {
+      server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(`outbound listener ${fmt(listen)}: ${e.code ?? e.message}`)));
+      server.listen(listen.port, listen.host, () => ok());
+    });
+    this.servers.push(server);
+    const a = server.address() as { address: string; port: number };
+    return { host: a.address, port: a.port };
+  }
+
+  /** Handles one app connection bound for `up` (explicit routes and the transparent listener). */
   accept(client: Socket, up: Upstream): void {
     const startedAt = performance.now();
     const max = this.cfg.maxConnections ?? 10_000;
@@ -99,7 +124,7 @@ export class OutboundProxy {
       port: up.address.port,
       decision: 'allow' as 'allow' | 'deny',
       rule: up.rule,
-      reason: up.identity ? `mTLS to ${up.identity}` : 'unmeshed destination: plain TCP',
+      reason: (up.identity ? `mTLS to ${up.identity}` : 'unmeshed destination: plain TCP') + (up.note ? ` (${up.note})` : ''),
       rx: 0,
       tx: 0,
       startedAt,
@@ -120,6 +145,10 @@ export class OutboundProxy {
       done(closeReason);
     };
 
+    if (up.refusal) {
+      refuse(up.refusal, 'refused');
+      return;
+    }
     if (up.identity === null && (this.cfg.unmeshed ?? 'allow') === 'deny') {
       refuse('unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny', 'refused');
       return;
