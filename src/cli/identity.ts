@@ -2,10 +2,15 @@
  * `lanyard identity` (and `npm start`): the identity service. With no flags it runs on the
  * embedded default: a development PKI and token key in certs/dev/, created on first start.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { IdentityService } from '../identity/identity-service.js';
+import { loadNative, nativeStatus } from '../../proxy/native/index.js';
+import { IdentityClusterSupervisor } from '../identity/identity-cluster.js';
+import { IdentityClusterWorker } from '../identity/identity-cluster-worker.js';
+import { IdentityService, type IdentityServiceConfig } from '../identity/identity-service.js';
 import { DEV_TOKEN_ISSUER } from '../identity/validators/dev-token.js';
 import { JwksSource } from '../identity/validators/jwks-source.js';
 import { JwksTokenValidator } from '../identity/validators/jwks-token-validator.js';
@@ -14,7 +19,7 @@ import type { TokenValidator } from '../identity/token-validator.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { defaultDevDir } from './paths.js';
 import { envOption } from './env.js';
-import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt } from './parse.js';
+import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt, type HostPort } from './parse.js';
 
 export interface IdentityOptions {
   addr: string;
@@ -39,6 +44,7 @@ export interface IdentityOptions {
   lifetime: string;
   skew: string;
   pollInterval: string;
+  workers: string;
   logLevel: string;
 }
 
@@ -70,6 +76,7 @@ export function registerIdentity(program: Command): void {
     .addOption(envOption('--lifetime <duration>', 'leaf certificate lifetime (never past the issuer NotAfter)', 'LANYARD_IDENTITY_LIFETIME', '24h'))
     .addOption(envOption('--skew <duration>', 'NotBefore backdating for clock skew', 'LANYARD_IDENTITY_SKEW', '20s'))
     .addOption(envOption('--poll-interval <duration>', 'issuer directory poll period (changes are also watched)', 'LANYARD_IDENTITY_POLL_INTERVAL', '10s'))
+    .addOption(envOption('--workers <n|auto>', 'processes serving Certify on the shared port (auto: one per CPU)', 'LANYARD_IDENTITY_WORKERS', '1'))
     .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'))
     .addHelpText(
       'after',
@@ -83,7 +90,17 @@ Examples:
     .action(async (o: IdentityOptions) => runIdentity(o));
 }
 
-async function runIdentity(o: IdentityOptions): Promise<void> {
+/** Validated settings, shared by the single process, the cluster primary and its workers. */
+interface IdentitySettings {
+  addr: HostPort;
+  adminAddr: HostPort;
+  issuerDir: string;
+  controlNamespace: string;
+  workers: number;
+  service: Omit<IdentityServiceConfig, 'validator' | 'logger'>;
+}
+
+function parseSettings(o: IdentityOptions): IdentitySettings {
   const addr = parseHostPort(o.addr, '--addr (or LANYARD_IDENTITY_ADDR)');
   const adminAddr = parseHostPort(o.adminAddr, '--admin-addr (or LANYARD_IDENTITY_ADMIN_ADDR)');
   const lifetimeMs = parseDuration(o.lifetime, '--lifetime (or LANYARD_IDENTITY_LIFETIME)');
@@ -93,21 +110,10 @@ async function runIdentity(o: IdentityOptions): Promise<void> {
   if (!['dev', 'jwks', 'kubernetes'].includes(o.validator)) {
     throw new Error(`--validator (or LANYARD_IDENTITY_VALIDATOR): expected dev, jwks or kubernetes, got ${JSON.stringify(o.validator)}`);
   }
-  const logger = createLogger({ component: 'identity', level: o.logLevel as 'info' });
+  const workers = parseWorkers(o.workers);
   const controlNamespace = o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard');
   const issuerDir = resolve(o.issuerDir);
-
-  let devCreated = false;
-  if (o.validator === 'dev') {
-    // Loaded on demand: the operator tooling pulls in @peculiar/x509, which a production
-    // identity service never needs.
-    const { ensureDevPki } = await import('../../certs/dev-pki.js');
-    const dev = await ensureDevPki(issuerDir, { trustDomain: o.trustDomain, controlNamespace });
-    devCreated = dev.created;
-    if (dev.created) logger.info({ dir: issuerDir }, 'created a development PKI and token key');
-  }
-  const validator = await buildValidator(o, issuerDir, logger);
-  const service = new IdentityService({
+  const service = {
     host: addr.host,
     port: addr.port,
     adminHost: adminAddr.host,
@@ -116,24 +122,92 @@ async function runIdentity(o: IdentityOptions): Promise<void> {
     trustAnchors: o.trustAnchors ? resolve(o.trustAnchors) : undefined,
     trustDomain: o.trustDomain,
     controlNamespace,
-    validator,
     lifetimeMs,
     skewMs,
     pollIntervalMs,
-    logger,
-  });
-  const running = await service.start();
+    // The native addon's ECDSA verify is twice as fast as node:crypto for a fresh key; both
+    // make the same checks and give the same error codes (src/pki/csr.ts).
+    csrVerifier: loadNative()?.ecdsaVerify,
+  };
+  return { addr, adminAddr, issuerDir, controlNamespace, workers, service };
+}
+
+function parseWorkers(value: string): number {
+  if (value.trim() === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--workers (or LANYARD_IDENTITY_WORKERS): expected a positive integer or auto, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** For the start-up log line: which CSR verifier runs, and why not the native one. */
+function verifierFields(): Record<string, string> {
+  const st = nativeStatus();
+  return st.loaded ? { csr_verifier: 'native' } : { csr_verifier: 'node', native_addon: st.reason ?? 'not loaded' };
+}
+
+async function runIdentity(o: IdentityOptions): Promise<void> {
+  const s = parseSettings(o);
+  const logger = createLogger({ component: 'identity', level: o.logLevel as 'info' });
+  if (cluster.isWorker) return runWorker(o, s, logger.child({ worker: cluster.worker!.id }));
+
+  let devCreated = false;
+  if (o.validator === 'dev') {
+    // Loaded on demand: the operator tooling pulls in @peculiar/x509, which a production
+    // identity service never needs. Created here, before any worker forks.
+    const { ensureDevPki } = await import('../../certs/dev-pki.js');
+    const dev = await ensureDevPki(s.issuerDir, { trustDomain: o.trustDomain, controlNamespace: s.controlNamespace });
+    devCreated = dev.created;
+    if (dev.created) logger.info({ dir: s.issuerDir }, 'created a development PKI and token key');
+  }
+  let running: { port: number; admin: { port: number } };
+  let stopService: () => Promise<void>;
+  let servingIdentity: string;
+  if (s.workers > 1) {
+    const supervisor = new IdentityClusterSupervisor({ workers: s.workers, adminHost: s.adminAddr.host, adminPort: s.adminAddr.port, logger });
+    running = await supervisor.start();
+    stopService = () => supervisor.stop();
+    servingIdentity = IdentityService.servingIdentityFor(s.service);
+  } else {
+    const validator = await buildValidator(o, s.issuerDir, logger);
+    const service = new IdentityService({ ...s.service, validator, logger });
+    running = await service.start();
+    stopService = () => service.stop();
+    servingIdentity = service.servingIdentity;
+  }
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    void service.stop().then(() => process.exit(0));
+    void stopService().then(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info(
-    { addr: formatHostPort({ host: addr.host, port: running.port }), admin: formatHostPort({ host: adminAddr.host, port: running.admin.port }), validator: validator.kind, identity: service.servingIdentity },
+    {
+      addr: formatHostPort({ host: s.addr.host, port: running.port }),
+      admin: formatHostPort({ host: s.adminAddr.host, port: running.admin.port }),
+      validator: o.validator,
+      identity: servingIdentity,
+      workers: s.workers,
+      ...verifierFields(),
+    },
     'identity service listening',
   );
-  if (o.validator === 'dev') printDevHelp(service, issuerDir, `${addr.host}:${running.port}`, running.admin.port, devCreated);
+  if (o.validator === 'dev') printDevHelp(servingIdentity, s.issuerDir, `${s.addr.host}:${running.port}`, running.admin.port, devCreated);
+}
+
+/** A cluster worker: Certify on the shared port; the primary serves admin and counts on our reports. */
+async function runWorker(o: IdentityOptions, s: IdentitySettings, logger: Logger): Promise<void> {
+  const validator = await buildValidator(o, s.issuerDir, logger);
+  const service = new IdentityService({ ...s.service, validator, logger });
+  const port = await service.startWithoutAdmin();
+  const link = new IdentityClusterWorker({ registry: service.registry, issuers: service.issuers });
+  link.start(port);
+  const stop = () => {
+    link.stop();
+    void service.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  logger.debug({ port, pid: process.pid }, 'identity worker listening');
 }
 
 async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Logger): Promise<TokenValidator> {
@@ -170,12 +244,12 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
   return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? 'https://kubernetes.default.svc.cluster.local', audience, kind: 'jwks', cache });
 }
 
-function printDevHelp(service: IdentityService, dir: string, addr: string, adminPort: number, created: boolean): void {
+function printDevHelp(servingIdentity: string, dir: string, addr: string, adminPort: number, created: boolean): void {
   const rel = dir.startsWith(process.cwd()) ? dir.slice(process.cwd().length + 1) || '.' : dir;
   const cli = 'node dist/src/cli/main.js';
   process.stderr.write(`
 Lanyard identity service is running on the embedded default${created ? ' (development PKI just created)' : ''}.
-  Certify (gRPC over TLS)  ${addr}   presenting ${service.servingIdentity}
+  Certify (gRPC over TLS)  ${addr}   presenting ${servingIdentity}
   admin                    http://127.0.0.1:${adminPort}/ready  /live  /metrics
   trust anchors            ${rel}/ca.crt        issuer ${rel}/issuer.crt
 

@@ -5,7 +5,7 @@
  * Each failure is a coded error (errors.ts maps codes to gRPC status in one place).
  * Transport, audit and metrics live in identity-server.ts.
  */
-import { checkCsrNames, parseCsr, verifyCsr } from '../pki/csr.js';
+import { checkCsrNames, parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
 import { leafValidity } from '../pki/validity.js';
 import { checkRequest, type CertifyRequest } from './check-request.js';
@@ -21,6 +21,11 @@ export interface CertificateAuthorityConfig {
   lifetimeMs?: number;
   /** NotBefore backdating. Default 20s. */
   skewMs?: number;
+  /**
+   * Fast path for CSR self-signatures (the native addon's ecdsaVerify, wired by src/cli).
+   * Default: node:crypto (WebCrypto raw-point import + crypto.verify). Same checks, same codes.
+   */
+  csrVerifier?: CsrSignatureVerifier;
   clock?: () => number;
 }
 
@@ -60,7 +65,7 @@ export class CertificateAuthority {
     }
 
     const csr = parseCsr(checked.csr);
-    await verifyCsr(csr);
+    await verifyCsr(csr, this.cfg.csrVerifier);
     checkCsrNames(csr, checked.identity);
 
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);

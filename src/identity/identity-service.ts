@@ -4,6 +4,7 @@
  * in-process and the CLI runs it for real.
  */
 import type { AddressInfo } from 'node:net';
+import type { CsrSignatureVerifier } from '../pki/csr.js';
 import { TrustDomain } from '../pki/names.js';
 import { AdminServer } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -36,9 +37,14 @@ export interface IdentityServiceConfig {
   skewMs?: number;
   /** Issuer poll period. Default 10s. */
   pollIntervalMs?: number;
+  /** Fast path for CSR self-signatures (see CertificateAuthorityConfig). Default: node:crypto. */
+  csrVerifier?: CsrSignatureVerifier;
   logger: Logger;
   clock?: () => number;
 }
+
+/** The service account the identity service's own serving certificate is issued for. */
+const SERVING_ACCOUNT = 'lanyard-identity';
 
 export interface RunningIdentityService {
   port: number;
@@ -72,6 +78,7 @@ export class IdentityService {
       validator: cfg.validator,
       lifetimeMs: cfg.lifetimeMs,
       skewMs: cfg.skewMs,
+      csrVerifier: cfg.csrVerifier,
       clock: cfg.clock,
     });
     this.serving = new ServingCertificate({
@@ -93,21 +100,44 @@ export class IdentityService {
 
   /** The service account whose identity the service itself presents. */
   get servingAccount(): { namespace: string; serviceAccount: string } {
-    return { namespace: this.trustDomain.controlNamespace, serviceAccount: 'lanyard-identity' };
+    return { namespace: this.trustDomain.controlNamespace, serviceAccount: SERVING_ACCOUNT };
   }
 
   get servingIdentity(): string {
-    return this.trustDomain.identity(this.servingAccount);
+    return IdentityService.servingIdentityFor(this.cfg);
+  }
+
+  /** The identity a service with this configuration presents, without building one. */
+  static servingIdentityFor(cfg: Pick<IdentityServiceConfig, 'trustDomain' | 'controlNamespace'>): string {
+    const td = new TrustDomain(cfg.trustDomain ?? 'cluster.local', cfg.controlNamespace ?? 'lanyard');
+    return td.identity({ namespace: td.controlNamespace, serviceAccount: SERVING_ACCOUNT });
   }
 
   /** Validator start-up checks run first: a service that cannot verify tokens must not start. */
   async start(): Promise<RunningIdentityService> {
+    await this.prepare();
+    const admin = await this.admin.start();
+    const port = await this.listen();
+    return { port, admin };
+  }
+
+  /**
+   * Starts everything but admin HTTP and returns the Certify port: a cluster worker's share
+   * of the service, whose primary serves /ready and the workers' aggregated /metrics.
+   */
+  async startWithoutAdmin(): Promise<number> {
+    await this.prepare();
+    return this.listen();
+  }
+
+  private async prepare(): Promise<void> {
     await this.cfg.validator.start?.();
     await this.issuers.start();
     await this.serving.start();
-    const admin = await this.admin.start();
-    const port = await this.server.listen(this.cfg.host ?? '127.0.0.1', this.cfg.port ?? 8080);
-    return { port, admin };
+  }
+
+  private listen(): Promise<number> {
+    return this.server.listen(this.cfg.host ?? '127.0.0.1', this.cfg.port ?? 8080);
   }
 
   async stop(): Promise<void> {

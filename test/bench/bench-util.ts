@@ -1,10 +1,11 @@
 /**
  * Small measurement helpers shared by the benchmarks: percentiles, process CPU and RSS from
- * /proc, waiting for a port, and running a child process to completion.
+ * /proc (of one process or a process tree, for `--workers N`), waiting for a port or an
+ * HTTP endpoint, and running a child process to completion.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 export function percentile(sorted: number[], q: number): number {
   if (!sorted.length) return NaN;
@@ -24,6 +25,62 @@ export function processCpuSeconds(pid: number): number {
 export function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** `pid` and all its descendants (a cluster primary and its workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
+  return out;
+}
+
+const sumOver = (pids: number[], f: (pid: number) => number) =>
+  pids.reduce((total, p) => {
+    try {
+      return total + f(p);
+    } catch {
+      return total; // exited while we looked
+    }
+  }, 0);
+
+/** CPU seconds of a process and its live descendants. */
+export const treeCpuSeconds = (pid: number): number => sumOver(processTree(pid), processCpuSeconds);
+
+/** Sum of the peak RSS of a process and its live descendants, in MiB (an upper bound of the tree's peak). */
+export const treePeakRssMiB = (pid: number): number => sumOver(processTree(pid), peakRssMiB);
+
+/** Polls `url` until it answers 200 (e.g. /ready once every worker has its issuer). */
+export async function waitForHttp200(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${status || 'no answer'})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {

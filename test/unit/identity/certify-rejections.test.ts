@@ -1,6 +1,7 @@
 /**
  * Every way a Certify request can be refused, one named case each, against the real
- * certificate authority (real PKI, real token verification), in-process.
+ * certificate authority (real PKI, real token verification), in-process. Run once per CSR
+ * verifier: node:crypto, and the native addon's when it is built; both give the same answers.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
@@ -8,12 +9,18 @@ import { status } from '@grpc/grpc-js';
 import { CertificateAuthority } from '../../../src/identity/certificate-authority.js';
 import { classify } from '../../../src/identity/errors.js';
 import type { Issuer } from '../../../src/identity/issuer-store.js';
+import { parseCsr, type CsrSignatureVerifier } from '../../../src/pki/csr.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 import { TrustBundle } from '../../../src/pki/trust-bundle.js';
 import { TrustDomain } from '../../../src/pki/names.js';
 import { createTestPki, workloadCsr, type TestPki } from '../../support/test-ca.js';
 import { TokenAuthority } from '../../support/token-authority.js';
 import { buildTestCsr } from '../../support/csr-builder.js';
+import { loadNative } from '../../../proxy/native/index.js';
+
+const native = loadNative();
+const VERIFIERS: [string, CsrSignatureVerifier | undefined][] = [['node', undefined]];
+if (native) VERIFIERS.push(['native', native.ecdsaVerify]);
 
 const td = new TrustDomain();
 const WEB = td.identity({ namespace: 'default', serviceAccount: 'web' });
@@ -21,7 +28,7 @@ const WEB = td.identity({ namespace: 'default', serviceAccount: 'web' });
 let pki: TestPki;
 let tokens: TokenAuthority;
 let issuer: Issuer | null;
-let ca: CertificateAuthority;
+const cas = new Map<string, CertificateAuthority>();
 let goodToken: string;
 let goodCsr: Buffer;
 
@@ -38,11 +45,18 @@ beforeAll(async () => {
     notAfter: signer.issuer.notAfter,
     fingerprint: pki.issuerCert.fingerprint256,
   };
-  ca = new CertificateAuthority({
-    trustDomain: td,
-    issuers: { current: () => issuer, unavailableReason: () => 'no valid issuer loaded from /test: missing' },
-    validator: tokens.validator(),
-  });
+  const validator = tokens.validator();
+  for (const [name, csrVerifier] of VERIFIERS) {
+    cas.set(
+      name,
+      new CertificateAuthority({
+        trustDomain: td,
+        issuers: { current: () => issuer, unavailableReason: () => 'no valid issuer loaded from /test: missing' },
+        validator,
+        csrVerifier,
+      }),
+    );
+  }
   goodToken = await tokens.mint('default', 'web');
   goodCsr = workloadCsr(WEB).csr;
 });
@@ -130,6 +144,18 @@ const cases: Case[] = [
     code: 'ERR_CSR_SIGNATURE',
     message: /self-signature does not verify/,
   },
+  {
+    name: 'fail/csr-point-not-on-curve',
+    csr: async () => {
+      const b = Buffer.from(workloadCsr(WEB).csr);
+      const point = parseCsr(b).publicKey;
+      b[point.byteOffset - b.byteOffset + point.length - 1] ^= 0x01;
+      return b;
+    },
+    grpc: status.INVALID_ARGUMENT,
+    code: 'ERR_CSR_MALFORMED',
+    message: /public key is not a valid P-256 point/,
+  },
   { name: 'fail/csr-rsa-key', csr: () => buildTestCsr({ key: 'RSA', dns: [WEB] }), grpc: status.INVALID_ARGUMENT, code: 'ERR_CSR_KEY_TYPE', message: /ECDSA P-256 or P-384, found RSA/ },
   { name: 'fail/csr-ed25519-key', csr: () => buildTestCsr({ key: 'Ed25519', dns: [WEB] }), grpc: status.INVALID_ARGUMENT, code: 'ERR_CSR_KEY_TYPE', message: /found Ed25519/ },
   { name: 'fail/csr-p521-key', csr: () => buildTestCsr({ key: 'P-521', dns: [WEB] }), grpc: status.INVALID_ARGUMENT, code: 'ERR_CSR_KEY_TYPE', message: /found EC curve 1\.3\.132\.0\.35/ },
@@ -142,39 +168,42 @@ const cases: Case[] = [
   { name: 'fail/csr-other-common-name', csr: () => buildTestCsr({ cn: 'admin', dns: [WEB] }), grpc: status.INVALID_ARGUMENT, code: 'ERR_CSR_COMMON_NAME', message: /Common Name must be empty or web\.default.*found admin/ },
 ];
 
-describe('Certify refuses, with a precise code and message', () => {
-  test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const saved = issuer;
-    if (c.noIssuer) issuer = null;
-    try {
-      const req = {
-        identity: c.identity ?? WEB,
-        token: Buffer.from(c.token ? await c.token() : goodToken),
-        certificate_signing_request: c.csr ? await c.csr() : goodCsr,
-      };
-      const err = await ca.certify(req).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(err).not.toBeNull();
-      const got = classify(err);
-      expect({ code: got.code, grpc: status[got.grpc] }).toEqual({ code: c.code, grpc: status[c.grpc] });
-      expect(got.message).toMatch(c.message);
-    } finally {
-      issuer = saved;
-    }
+describe.each(VERIFIERS.map(([name]) => name))('with the %s CSR verifier', (verifier) => {
+  describe('Certify refuses, with a precise code and message', () => {
+    test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+      const ca = cas.get(verifier)!;
+      const saved = issuer;
+      if (c.noIssuer) issuer = null;
+      try {
+        const req = {
+          identity: c.identity ?? WEB,
+          token: Buffer.from(c.token ? await c.token() : goodToken),
+          certificate_signing_request: c.csr ? await c.csr() : goodCsr,
+        };
+        const err = await ca.certify(req).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).not.toBeNull();
+        const got = classify(err);
+        expect({ code: got.code, grpc: status[got.grpc] }).toEqual({ code: c.code, grpc: status[c.grpc] });
+        expect(got.message).toMatch(c.message);
+      } finally {
+        issuer = saved;
+      }
+    });
   });
-});
 
-describe('Certify accepts', () => {
-  test.each([
-    ['ok/p256-empty-subject', () => Promise.resolve(workloadCsr(WEB).csr)],
-    ['ok/p384-key', () => Promise.resolve(workloadCsr(WEB, 'P-384').csr)],
-    ['ok/common-name-equal-to-identity', () => buildTestCsr({ cn: WEB, dns: [WEB] })],
-    ['ok/csr-from-another-encoder', () => buildTestCsr({ dns: [WEB] })],
-  ])('%s', async (_name, makeCsr) => {
-    const res = await ca.certify({ identity: WEB, token: Buffer.from(goodToken), certificate_signing_request: await makeCsr() });
-    expect(res.leaf.length).toBeGreaterThan(200);
-    expect(res.chain).toHaveLength(1);
+  describe('Certify accepts', () => {
+    test.each([
+      ['ok/p256-empty-subject', () => Promise.resolve(workloadCsr(WEB).csr)],
+      ['ok/p384-key', () => Promise.resolve(workloadCsr(WEB, 'P-384').csr)],
+      ['ok/common-name-equal-to-identity', () => buildTestCsr({ cn: WEB, dns: [WEB] })],
+      ['ok/csr-from-another-encoder', () => buildTestCsr({ dns: [WEB] })],
+    ])('%s', async (_name, makeCsr) => {
+      const res = await cas.get(verifier)!.certify({ identity: WEB, token: Buffer.from(goodToken), certificate_signing_request: await makeCsr() });
+      expect(res.leaf.length).toBeGreaterThan(200);
+      expect(res.chain).toHaveLength(1);
+    });
   });
 });
