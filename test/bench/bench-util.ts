@@ -60,6 +60,17 @@ export const treeCpuSeconds = (pid: number): number => sumOver(processTree(pid),
 /** Sum of the peak RSS of a process and its live descendants, in MiB (an upper bound of the tree's peak). */
 export const treePeakRssMiB = (pid: number): number => sumOver(processTree(pid), peakRssMiB);
 
+/**
+ * CPU seconds spent by the whole machine (every CPU, every process) since boot, from
+ * /proc/stat: with our own processes' CPU subtracted, what other processes took during a
+ * measurement, the noise on a shared machine.
+ */
+export function machineBusySeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = cpu;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
+}
+
 /** Polls `url` until it answers 200 (e.g. /ready once every worker has its issuer). */
 export async function waitForHttp200(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

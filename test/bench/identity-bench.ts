@@ -26,8 +26,9 @@ import { cliEntry, packageRoot } from '../../src/cli/paths.js';
 import { loadNative, nativeStatus } from '../../proxy/native/index.js';
 import { workloadCsr } from '../support/test-ca.js';
 import { certifyFrame, LightCertifyClient } from './light-certify-client.js';
-import { fmt, freePort, opensslEcdsaP256, percentile, run, stopChild, treeCpuSeconds, treePeakRssMiB, waitForHttp200 } from './bench-util.js';
+import { fmt, freePort, machineBusySeconds, opensslEcdsaP256, percentile, run, stopChild, treeCpuSeconds, treePeakRssMiB, waitForHttp200 } from './bench-util.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 
 const DURATION = Number(process.env.DURATION ?? 5);
 const LEVELS = (process.env.LEVELS ?? '1,8,64').split(',').map(Number);
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     const keyPem = tokenKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
     console.log(`# Lanyard identity benchmark (${new Date().toISOString()}, node ${process.version}, DURATION=${DURATION}s)\n`);
+    console.log(`${availableParallelism()} CPUs; load average before the run ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
     const openssl = await opensslEcdsaP256(3);
     const core = await signingCore(issuer.certPem, issuer.keyPem);
     const e2e: E2eResult[] = [];
@@ -66,11 +68,12 @@ async function main(): Promise<void> {
     console.log('\n## End-to-end Certify (gRPC + TLS, JWKS token check, audit log on), identity service in its own process(es)\n');
     const conns = LEVELS.map((c) => `${connectionsFor(c)} at ${c}`).join(', ');
     console.log(`Load: one HTTP/2 connection per 16 calls in flight (${conns}); workers share connections, not calls.\n`);
-    console.log('| workers | CSR verifier | concurrency | certs/s | p50 ms | p99 ms | errors | server CPU ms/cert | server peak RSS MiB (sum) |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('"others" = CPUs busy with processes other than the service and this load generator (noise on a shared machine).\n');
+    console.log('| workers | CSR verifier | concurrency | certs/s | p50 ms | p99 ms | errors | server CPU ms/cert | server peak RSS MiB (sum) | others (CPUs) |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of e2e) {
       console.log(
-        `| ${r.workers} | ${r.verifier} | ${r.concurrency} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMsPerCert, 3)} | ${fmt(r.rssMiB, 1)} |`,
+        `| ${r.workers} | ${r.verifier} | ${r.concurrency} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMsPerCert, 3)} | ${fmt(r.rssMiB, 1)} | ${fmt(r.othersCpus, 2)} |`,
       );
     }
     if (cfssl) {
@@ -138,6 +141,7 @@ interface E2eResult {
   errors: number;
   cpuMsPerCert: number;
   rssMiB: number;
+  othersCpus: number;
 }
 
 async function endToEnd(dir: string, anchorPem: string, tokenKeyPem: string, workers: number): Promise<E2eResult[]> {
@@ -193,6 +197,8 @@ async function endToEnd(dir: string, anchorPem: string, tokenKeyPem: string, wor
       const latencies: number[] = [];
       let errors = 0;
       const cpu0 = treeCpuSeconds(child.pid!);
+      const machine0 = machineBusySeconds();
+      const self0 = process.cpuUsage();
       const t0 = performance.now();
       const end = t0 + DURATION * 1000;
       await Promise.all(
@@ -210,6 +216,8 @@ async function endToEnd(dir: string, anchorPem: string, tokenKeyPem: string, wor
       );
       const secs = (performance.now() - t0) / 1000;
       const cpu = treeCpuSeconds(child.pid!) - cpu0;
+      const self = process.cpuUsage(self0);
+      const others = machineBusySeconds() - machine0 - cpu - (self.user + self.system) / 1e6;
       for (const c of channels) c.close();
       latencies.sort((a, b) => a - b);
       results.push({
@@ -222,6 +230,7 @@ async function endToEnd(dir: string, anchorPem: string, tokenKeyPem: string, wor
         errors,
         cpuMsPerCert: (cpu * 1000) / Math.max(1, latencies.length),
         rssMiB: treePeakRssMiB(child.pid!),
+        othersCpus: Math.max(0, others / secs),
       });
     }
     return results;
