@@ -4,10 +4,15 @@
  * proxies report theirs in the `proxy_ready` log line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject, type X509Certificate } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { encodePem } from '../../src/pki/pem.js';
+import { LeafSigner } from '../../src/pki/leaf-signer.js';
+import { detectProtocol } from '../../proxy/tls/client-hello.js';
 import { CLI, ROOT } from './cli.js';
 import { startIdentity, type HarnessOptions, type IdentityHarness } from './identity-harness.js';
 
@@ -26,6 +31,12 @@ export interface ProxyProcess {
   waitForLog(match: LogLine, timeoutMs?: number): Promise<LogLine>;
   where(match: LogLine): LogLine[];
   openFds(): number;
+  /** Resident set size of the process (VmRSS), in bytes. */
+  rssBytes(): number;
+  /** Resolves once `proxy_ready` was logged and the ports above are filled in. */
+  ready: Promise<void>;
+  /** True while the process has not exited. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -41,6 +52,7 @@ export interface StartProxyOptions {
 export class Mesh {
   private readonly procs: ProxyProcess[] = [];
   private readonly servers: Server[] = [];
+  private readonly tcpServers: { server: TcpServer; sockets: Set<Socket> }[] = [];
 
   private constructor(readonly identity: IdentityHarness) {}
 
@@ -80,6 +92,42 @@ export class Mesh {
     return (server.address() as AddressInfo).port;
   }
 
+  /**
+   * A raw TCP application: `onConnection` gets every accepted socket; what each connection
+   * sent is recorded in `received`. Unless `allowHalfOpen`, a connection is closed when
+   * its peer half-closes (node's default).
+   */
+  async tcpApp(onConnection: (socket: Socket, index: number) => void = () => undefined, o: { allowHalfOpen?: boolean } = {}): Promise<TcpApp> {
+    const sockets = new Set<Socket>();
+    const received: Buffer[][] = [];
+    const server = createTcpServer({ allowHalfOpen: o.allowHalfOpen ?? false }, (socket) => {
+      const chunks: Buffer[] = [];
+      received.push(chunks);
+      sockets.add(socket);
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', () => undefined);
+      socket.once('close', () => sockets.delete(socket));
+      onConnection(socket, received.length - 1);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    this.tcpServers.push({ server, sockets });
+    return { port: (server.address() as AddressInfo).port, received, sockets, bytes: (i) => Buffer.concat(received[i] ?? []) };
+  }
+
+  /**
+   * `api` in front of the app on `appPort`, and `web` whose first outbound route carries
+   * mTLS to api's inbound port.
+   */
+  async pair(o: { appPort: number; apiEnv?: Record<string, string>; webEnv?: Record<string, string> }): Promise<{ api: ProxyProcess; web: ProxyProcess }> {
+    const api = await this.proxy({ name: 'api', sa: 'api', env: { LANYARD_PROXY_APP_PORT: String(o.appPort), ...o.apiEnv } });
+    const web = await this.proxy({
+      name: 'web',
+      sa: 'web',
+      env: { LANYARD_PROXY_ROUTES: JSON.stringify([{ listen: '127.0.0.1:0', upstream: `127.0.0.1:${api.inbound}`, identity: identityOf('default', 'api') }]), ...o.webEnv },
+    });
+    return { api, web };
+  }
+
   async proxy(o: StartProxyOptions): Promise<ProxyProcess> {
     const ns = o.ns ?? 'default';
     const env: Record<string, string> = {
@@ -103,6 +151,8 @@ export class Mesh {
   async stop(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop()));
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+    for (const t of this.tcpServers) for (const s of t.sockets) s.destroy();
+    await Promise.all(this.tcpServers.map((t) => new Promise<void>((r) => t.server.close(() => r()))));
     await this.identity.stop();
   }
 }
@@ -154,9 +204,15 @@ export function spawnProxy(name: string, env: Record<string, string>): { proc: P
     },
     where: (m) => logs.filter((l) => matches(l, m)),
     openFds: () => readdirSync(`/proc/${child.pid}/fd`).length,
+    rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) * 1024,
+    ready: Promise.resolve(),
+    alive: () => child.exitCode === null && child.signalCode === null,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // The proxy drains open connections on SIGTERM without a bound; a test must not hang on one.
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
+      clearTimeout(kill);
     },
   };
   const ready = proc.waitForLog({ event: 'proxy_ready' }, 20_000).then((l) => {
@@ -165,6 +221,8 @@ export function spawnProxy(name: string, env: Record<string, string>): { proc: P
     proc.outbound = (l.outbound as string[]).map(port);
     proc.admin = port(l.admin);
   });
+  proc.ready = ready;
+  ready.catch(() => undefined); // awaited by whoever needs it; an exit before ready must not be unhandled
   return { proc, ready };
 }
 
@@ -185,4 +243,164 @@ export function httpGet(port: number, path = '/', opts: { method?: string; body?
 
 export async function adminJson(port: number, path: string): Promise<Record<string, unknown>> {
   return (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as Record<string, unknown>;
+}
+
+export interface TcpApp {
+  port: number;
+  /** Chunks received, per connection in accept order. */
+  received: Buffer[][];
+  /** Connections open now. */
+  sockets: Set<Socket>;
+  bytes(connection: number): Buffer;
+}
+
+/** A port that was free a moment ago (listen on 0, read it, close), for a service started later. */
+export async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Polls `cond` every 20 ms until it holds; rejects after `timeoutMs` naming `what`. */
+export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One sample from the proxy's /metrics, e.g. metric(admin, 'lanyard_proxy_connections_active', { direction: 'inbound' }); 0 when absent. */
+export async function metric(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = (m[2] ?? '').split(',');
+    if (want.every((w) => have.includes(w))) return Number(m[3]);
+  }
+  return 0;
+}
+
+export interface LeafPem {
+  certPem: string;
+  keyPem: string;
+  /** The issuer's certificate, PEM (for a client's -cert_chain). */
+  chainPem: string;
+}
+
+/**
+ * A workload leaf for `identity` signed directly by an issuer (the mesh's, or a foreign
+ * test CA's), with any validity window: for clients and servers the identity service
+ * would never certify (expired, not yet valid, from another anchor).
+ */
+export async function workloadLeaf(o: { issuerCert: X509Certificate; issuerKey: KeyObject; ns: string; sa: string; notBefore?: Date; notAfter?: Date }): Promise<LeafPem> {
+  const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
+  const signer = new LeafSigner(o.issuerCert.raw, o.issuerKey);
+  const { der } = await signer.sign({
+    spki,
+    publicKey: spki.subarray(spki.length - 65), // the uncompressed P-256 point ends the SPKI
+    dnsName: identityOf(o.ns, o.sa),
+    spiffeId: `spiffe://cluster.local/ns/${o.ns}/sa/${o.sa}`,
+    notBefore: o.notBefore ?? new Date(Date.now() - 60_000),
+    notAfter: o.notAfter ?? new Date(Date.now() + 3_600_000),
+  });
+  return { certPem: encodePem('CERTIFICATE', der), keyPem: (kp.privateKey as KeyObject).export({ format: 'pem', type: 'pkcs8' }).toString(), chainPem: o.issuerCert.toString() };
+}
+
+export interface OpensslResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** True when the process was still running at `timeoutMs` and was killed. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs `openssl <args>` (s_client, s_server) with stdin open after `input`. With `until`,
+ * stdin is closed and the process stopped once it resolves; without, the process runs
+ * until it exits by itself (a peer that tears the connection down). Either way it is
+ * killed after `timeoutMs`.
+ */
+export function openssl(args: string[], o: { input?: string | Buffer; until?: (p: ChildProcess) => Promise<unknown>; timeoutMs?: number } = {}): Promise<OpensslResult> {
+  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let timedOut = false;
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+  child.stdin!.on('error', () => undefined);
+  if (o.input !== undefined) child.stdin!.write(o.input);
+  const kill = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs ?? 10_000);
+  const exited = new Promise<OpensslResult>((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr, timedOut });
+    }),
+  );
+  if (o.until) {
+    void Promise.race([o.until(child).catch(() => undefined), exited]).then(() => {
+      child.stdin!.end();
+      // s_client may keep reading from the server after stdin ends; give it a moment, then stop it.
+      setTimeout(() => child.kill('SIGTERM'), 300).unref();
+    });
+  }
+  return exited;
+}
+
+export interface TcpExchange {
+  /** Everything the server sent before the connection closed. */
+  data: Buffer;
+  /** How it closed: `end` (FIN), an error code such as `ECONNRESET`, or `timeout`. */
+  closed: string;
+}
+
+/**
+ * Connects to 127.0.0.1:port, writes `payload` (then half-closes when `end`), and collects
+ * what comes back until the connection closes or `timeoutMs` passes.
+ */
+export function tcpExchange(port: number, payload: Buffer | string, o: { end?: boolean; timeoutMs?: number } = {}): Promise<TcpExchange> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let closed = 'end';
+    const socket = tcpConnect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const timer = setTimeout(() => ((closed = 'timeout'), socket.destroy()), o.timeoutMs ?? 5000);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => socket.end());
+    socket.on('error', (e: NodeJS.ErrnoException) => (closed = e.code ?? e.message));
+    socket.once('close', () => (clearTimeout(timer), resolve({ data: Buffer.concat(chunks), closed })));
+    socket.write(payload);
+    if (o.end) socket.end();
+  });
+}
+
+/**
+ * The first flight a real node:tls client sends (its ClientHello records, exactly as on
+ * the wire), captured by a listener that never answers.
+ */
+export async function captureClientHello(opts: ConnectionOptions = {}): Promise<Buffer> {
+  let resolveHello!: (b: Buffer) => void;
+  const hello = new Promise<Buffer>((r) => (resolveHello = r));
+  const server = createTcpServer((s) => {
+    let buf = Buffer.alloc(0);
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (detectProtocol(buf).kind !== 'need-more') (resolveHello(buf), s.destroy());
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false, ...opts });
+  client.on('error', () => undefined);
+  try {
+    return await hello;
+  } finally {
+    client.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 }
