@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   certify: async () => (await import('./certify.js')).registerCertify,
   certs: async () => (await import('./certs.js')).registerCerts,
   proxy: async () => (await import('./proxy.js')).registerProxy,
+  'proxy-init': async () => (await import('./proxy-init.js')).registerProxyInit,
   demo: async () => (await import('./demo.js')).registerDemo,
   discovery: async () => (await import('./discovery.js')).registerDiscovery,
 };
