@@ -55,6 +55,8 @@ export function parseRoutes(text: string, where: string): Route[] {
   const routes = list.map((r, i) => parseRoute(r, `${where}: routes[${i}]`));
   const seen = new Set<string>();
   for (const r of routes) {
+    // Port 0 asks for any free port, so two such listeners never collide.
+    if (r.listen?.port === 0) continue;
     const key = r.listen ? `listen ${fmt(r.listen)}` : `destination ${fmt(r.destination!)}`;
     if (seen.has(key)) throw new RoutesError(`${where}: two routes for ${key}`);
     seen.add(key);
