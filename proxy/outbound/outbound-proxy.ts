@@ -220,5 +220,8 @@ function describeUpstreamError(e: NodeJS.ErrnoException, up: Upstream): string {
   if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH') return e.message;
   if (e.message === 'timeout') return `upstream ${fmt(up.address)} did not ${up.identity ? 'complete the TLS handshake' : 'accept'} in time`;
   if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code)) return `upstream certificate rejected: ${e.code}`;
+  // Reached, but what answered does not speak TLS for this name (say a proxy with another
+  // identity passed our ClientHello through to its plaintext app): not a reachability problem.
+  if (e.code?.startsWith('ERR_SSL_') && up.identity) return `upstream ${fmt(up.address)} did not complete a TLS handshake for ${up.identity}: ${e.code}`;
   return `cannot reach upstream ${fmt(up.address)}: ${e.code ?? e.message}`;
 }
