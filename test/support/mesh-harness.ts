@@ -404,3 +404,18 @@ export async function captureClientHello(opts: ConnectionOptions = {}): Promise<
     await new Promise<void>((r) => server.close(() => r()));
   }
 }
+
+/** Waits until `proc` has logged `n` lines matching `match`; resolves the n-th. */
+export async function nthLog(proc: ProxyProcess, match: LogLine, n: number, timeoutMs = 15_000): Promise<LogLine> {
+  await waitUntil(() => proc.where(match).length >= n, `${proc.name}: log line #${n} matching ${JSON.stringify(match)}`, timeoutMs);
+  return proc.where(match)[n - 1];
+}
+
+/** Connects to 127.0.0.1:port and closes at once: `connected`, or the error code (ECONNREFUSED). */
+export function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve('connected')));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
