@@ -5,7 +5,13 @@
 import type { Socket } from 'node:net';
 import { detectProtocol, MAX_CLIENT_HELLO, type Detection } from '../tls/client-hello.js';
 
-export type DetectResult = Detection | { kind: 'timeout' } | { kind: 'closed' };
+export type DetectResult =
+  | Detection
+  /** The peer half-closed before the protocol was known; `replay` is what it sent (see done()). */
+  | { kind: 'plaintext'; replay: Buffer }
+  | { kind: 'timeout' }
+  /** The connection is gone (FIN with nothing sent, or a reset); `bytes` it had sent. */
+  | { kind: 'closed'; bytes: number };
 
 export function detect(socket: Socket, timeoutMs: number): Promise<DetectResult> {
   return new Promise((resolve) => {
@@ -15,9 +21,12 @@ export function detect(socket: Socket, timeoutMs: number): Promise<DetectResult>
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
-      socket.off('close', onEnd);
+      socket.off('close', onClose);
       socket.pause();
-      if (size) socket.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      // After 'end' or 'close' a stream refuses unshift(): it destroys the socket with an
+      // error, and the caller then waited forever on a connection that was gone (no audit
+      // line, an active slot never freed). Those results carry the bytes instead.
+      if (size && r.kind !== 'closed' && !('replay' in r)) socket.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
       resolve(r);
     };
     const onData = (chunk: Buffer) => {
@@ -28,11 +37,12 @@ export function detect(socket: Socket, timeoutMs: number): Promise<DetectResult>
       else if (size > MAX_CLIENT_HELLO + 5 * 4) done({ kind: 'malformed', reason: 'no complete ClientHello in the first bytes' });
     };
     // A peer that sends a little and then half-closes: classify what we have.
-    const onEnd = () => done(size ? { kind: 'plaintext' } : { kind: 'closed' });
+    const onEnd = () => done(size ? { kind: 'plaintext', replay: Buffer.concat(chunks) } : { kind: 'closed', bytes: 0 });
+    const onClose = () => done({ kind: 'closed', bytes: size });
     const timer = setTimeout(() => done({ kind: 'timeout' }), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
-    socket.once('close', onEnd);
+    socket.once('close', onClose);
     socket.resume();
   });
 }

@@ -115,7 +115,8 @@ export class InboundProxy {
     if (d.kind === 'timeout' || d.kind === 'closed') {
       this.cfg.metrics?.detected(d.kind);
       socket.destroy();
-      record.reason = d.kind === 'timeout' ? 'no protocol detected before the detect timeout' : 'closed before sending anything';
+      record.reason =
+        d.kind === 'timeout' ? 'no protocol detected before the detect timeout' : d.bytes ? `closed after ${d.bytes} bytes, before the protocol was known` : 'closed before sending anything';
       return this.finish(record, d.kind === 'timeout' ? 'detect-timeout' : 'peer-closed');
     }
     let peerSide: Socket = socket;
@@ -150,6 +151,8 @@ export class InboundProxy {
       app.destroy();
       return this.finish(record, `app-connect:${ok}`, false);
     }
+    // A peer that half-closed during detection: its bytes could not be put back on its socket.
+    if ('replay' in d) app.write(d.replay);
     const result = await splice(app, peerSide, { idleTimeoutMs: this.cfg.idleTimeoutMs });
     record.rx = app.bytesWritten;
     record.tx = app.bytesRead;
