@@ -68,7 +68,10 @@ function parseClientHello(b: Buffer): Detection {
       const len = b.readUInt16BE(p + 2);
       const body = p + 4;
       if (body + len > extEnd) return { kind: 'malformed', reason: 'extension overruns the extension block' };
-      if (type === EXT_SERVER_NAME) return { kind: 'tls', sni: readServerName(b.subarray(body, body + len)) };
+      if (type === EXT_SERVER_NAME) {
+        const sni = readServerName(b.subarray(body, body + len));
+        return sni === undefined ? { kind: 'malformed', reason: 'malformed server_name extension' } : { kind: 'tls', sni };
+      }
       p = body + len;
     }
     return { kind: 'tls', sni: null };
@@ -77,13 +80,21 @@ function parseClientHello(b: Buffer): Detection {
   }
 }
 
-function readServerName(ext: Buffer): string | null {
+/**
+ * The host_name in a server_name extension; null if it names none, undefined if the
+ * lengths do not add up. Checked strictly: subarray() silently truncates, so a name whose
+ * length overran the extension used to come back cut short (and could equal ours).
+ */
+function readServerName(ext: Buffer): string | null | undefined {
+  if (ext.length < 2) return undefined;
   const listEnd = 2 + ext.readUInt16BE(0);
+  if (listEnd > ext.length) return undefined;
   let p = 2;
   while (p + 3 <= listEnd) {
     const type = ext[p];
     const len = ext.readUInt16BE(p + 1);
-    if (type === 0) return ext.subarray(p + 3, p + 3 + len).toString('ascii');
+    if (p + 3 + len > listEnd) return undefined;
+    if (type === 0) return len === 0 ? undefined : ext.subarray(p + 3, p + 3 + len).toString('ascii');
     p += 3 + len;
   }
   return null;
