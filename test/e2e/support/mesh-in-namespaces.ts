@@ -78,7 +78,8 @@ export interface MeshPod extends Pod {
   app: LogStream;
 }
 
-const APP = `require('http').createServer((q,s)=>s.end(process.argv[1]+': '+q.method+' '+q.url+'\\n')).listen(8080,'0.0.0.0',()=>console.log(JSON.stringify({app:'listening'})))`;
+// Listens on 8080 (meshed) and 8081 (ignored by the benchmark's rules: direct traffic).
+const APP = `const h=(q,s)=>s.end(process.argv[1]+': '+q.method+' '+q.url+'\\n');const http=require('http');http.createServer(h).listen(8081,'0.0.0.0');http.createServer(h).listen(8080,'0.0.0.0',()=>console.log(JSON.stringify({app:'listening'})))`;
 
 export class NamespaceMesh {
   readonly topo: Topology;
@@ -126,13 +127,13 @@ export class NamespaceMesh {
   }
 
   /** A pod: app, and unless `sa` is null, proxy-init rules and a transparent proxy. */
-  async pod(name: string, host: number, sa: string | null, env: Record<string, string> = {}): Promise<MeshPod> {
+  async pod(name: string, host: number, sa: string | null, env: Record<string, string> = {}, initArgs: string[] = []): Promise<MeshPod> {
     const p = this.topo.pod(name, host);
     const app = new LogStream(`${name}-app`, this.topo.spawn(p.netns, [process.execPath, '-e', APP, name]));
     await app.waitFor({ app: 'listening' });
     await this.kube({ op: 'addPod', pod: meshedPod('default', name, sa ?? 'default', p.ip, { meshed: sa !== null }) });
     if (sa === null) return { ...p, sa, proxy: null, app };
-    sh([process.execPath, CLI, 'proxy-init', '--proxy-uid', String(PROXY_UID)], { netns: p.netns });
+    sh([process.execPath, CLI, 'proxy-init', '--proxy-uid', String(PROXY_UID), ...initArgs], { netns: p.netns });
     const token = join(this.dir, `${name}.token`);
     writeFileSync(token, sh([process.execPath, CLI, 'token', 'mint', '--ns', 'default', '--sa', sa, '--pki-dir', join(this.dir, 'pki')]).trim(), { mode: 0o644 });
     const proxyEnv = {
@@ -146,9 +147,10 @@ export class NamespaceMesh {
       LANYARD_PROXY_INBOUND_ADDR: '0.0.0.0:4143',
       LANYARD_PROXY_OUTBOUND_ADDR: '127.0.0.1:4140',
       LANYARD_PROXY_ADMIN_ADDR: '0.0.0.0:4191',
+      LANYARD_LOG_LEVEL: 'info',
       ...env,
     };
-    const proxy = new LogStream(`${name}-proxy`, this.topo.spawn(p.netns, [process.execPath, CLI, 'proxy'], { uid: PROXY_UID, env: proxyEnv }));
+    const proxy = new LogStream(`${name}-proxy`, this.topo.spawn(p.netns, [process.execPath, '--max-semi-space-size=1', CLI, 'proxy'], { uid: PROXY_UID, env: proxyEnv }));
     await proxy.waitFor({ event: 'proxy_ready' });
     return { ...p, sa, proxy, app };
   }

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:proxy`: HTTP/1.1 through Lanyard's outbound → inbound proxy pair against
+ * direct and against the peers (stunnel, haproxy, nginx, the 40-line Node TLS pipe) in one
+ * interleaved run of ../shared/bench/peers (keep-alive req/s, fixed 2,000 req/s latency,
+ * new connections/s, bulk MiB/s, peak RSS and CPU per 1,000 requests); then the transparent
+ * path between two network namespaces (iptables redirects, discovery, mTLS) against direct
+ * between the same namespaces.
+ *
+ * Env: REPS (default 1), DURATION (s per run, default 10), PAIRS (default
+ * "direct node nginx haproxy stunnel custom"; `custom` is Lanyard), WORKLOADS,
+ * SKIP_PEERS=1, SKIP_TRANSPARENT=1, LANYARD_NODE_FLAGS (default --max-semi-space-size=1).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { packageRoot } from '../../src/cli/paths.js';
+import { run } from './bench-util.js';
+import { transparentBench } from './transparent-bench.js';
+
+async function peers(): Promise<void> {
+  const dir = resolve(packageRoot(), '..', 'shared', 'bench', 'peers');
+  if (!existsSync(join(dir, 'run-all.sh'))) {
+    console.log(`peers: ${dir} not found; skipping the pair comparison`);
+    return;
+  }
+  const which = await run('sh', ['-c', 'command -v wrk && command -v nginx']);
+  if (which.code !== 0) {
+    console.log('peers: wrk or nginx missing; run ../shared/bench/peers/setup.sh first');
+    return;
+  }
+  const out = mkdtempSync(join(tmpdir(), 'lanyard-bench-pairs-'));
+  try {
+    const env = {
+      ...process.env,
+      OUT: out,
+      REPS: process.env.REPS ?? '1',
+      DURATION: process.env.DURATION ?? '10',
+      PAIRS: process.env.PAIRS ?? 'direct node nginx haproxy stunnel custom',
+      CA_BENCH: '0',
+      SKIP_SETUP: '1',
+      LANYARD_ROOT: packageRoot(),
+      LANYARD_NODE_FLAGS: process.env.LANYARD_NODE_FLAGS ?? '--max-semi-space-size=1',
+      LANYARD_LOG_LEVEL: process.env.LANYARD_LOG_LEVEL ?? 'info',
+    };
+    const script = `. ${JSON.stringify(join(packageRoot(), 'test', 'bench', 'lanyard-pair.env.sh'))} && exec bash ./run-all.sh`;
+    console.log(`# Proxy pairs (../shared/bench/peers, REPS=${env.REPS}, DURATION=${env.DURATION}s; "custom" = Lanyard)\n`);
+    const r = await run('bash', ['-c', script], { env, cwd: dir });
+    if (r.code !== 0) console.error(r.stderr.split('\n').slice(-20).join('\n'));
+    const results = join(out, 'results.md');
+    console.log(existsSync(results) ? readFileSync(results, 'utf8').replace(/\| custom \|/g, '| lanyard |') : r.stdout);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (!process.env.SKIP_PEERS) await peers();
+  if (!process.env.SKIP_TRANSPARENT) await transparentBench(Number(process.env.DURATION ?? 10));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
