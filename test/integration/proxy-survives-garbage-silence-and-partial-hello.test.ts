@@ -2,8 +2,9 @@
  * The inbound port is open to anything on the network. Random bytes are plaintext (and
  * refused under `deny`), bytes that start like TLS but are not a ClientHello are treated
  * as unauthenticated plaintext, a partial ClientHello or silence is cut off at the detect
- * timeout, and a connection closed at once is recorded as such. None of it leaks a file
- * descriptor, and mTLS keeps working.
+ * timeout, a partial ClientHello followed by FIN is passed on as plaintext (FIN included),
+ * and a connection closed or reset before the protocol is known is recorded as such. None
+ * of it leaks a slot or a file descriptor, and mTLS keeps working.
  */
 import { randomBytes } from 'node:crypto';
 import { Mesh, captureClientHello, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
@@ -114,6 +115,32 @@ test('a connection closed at once is recorded as peer-closed', async () => {
   await waitUntil(() => api.where({ close_reason: 'peer-closed' }).length === ROUNDS, 'an audit line per closed connection');
   expect(api.where({ close_reason: 'peer-closed' })[0]).toMatchObject({ decision: 'deny', reason: 'closed before sending anything', bytes_rx: 0 });
   expect(await metric(api.admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'closed' })).toBe(ROUNDS);
+});
+
+test('a partial ClientHello, then FIN, is passed on as plaintext, FIN included', async () => {
+  const part = (await captureClientHello({ servername: identityOf('default', 'api') })).subarray(0, 41);
+  const results = await Promise.all(Array.from({ length: ROUNDS }, () => tcpExchange(api.inbound, part, { end: true })));
+  // The echo app answered only because the bytes and the FIN both reached it.
+  for (const r of results) expect(r).toEqual({ data: part, closed: 'end' });
+  await waitUntil(() => api.where({ event: 'connection', bytes_rx: part.length }).length === ROUNDS, 'an audit line per connection');
+  expect(api.where({ event: 'connection', bytes_rx: part.length })[0]).toMatchObject({ tls: false, decision: 'allow', peer_identity: 'unauthenticated', close_reason: 'eof' });
+});
+
+test('a partial ClientHello, then a reset, is peer-closed and counted', async () => {
+  const part = (await captureClientHello({ servername: identityOf('default', 'api') })).subarray(0, 42);
+  await Promise.all(
+    Array.from({ length: ROUNDS }, () => new Promise<void>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: api.inbound }, () => {
+        s.write(part);
+        setTimeout(() => s.resetAndDestroy(), 20);
+      });
+      s.on('error', () => undefined);
+      s.once('close', () => resolve());
+    })),
+  );
+  const reason = 'closed after 42 bytes, before the protocol was known';
+  await waitUntil(() => api.where({ reason }).length === ROUNDS, 'an audit line per reset connection');
+  expect(api.where({ reason })[0]).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
 });
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
