@@ -16,6 +16,8 @@ export interface ConnectionRecord {
   /** Verified peer identity, or null when unauthenticated. */
   peerIdentity: string | null;
   peerSpiffeId?: string | null;
+  /** Outbound: the identity the upstream had to present (verified only when allowed). */
+  expectedIdentity?: string | null;
   tls: boolean;
   src: string;
   dst: string;
@@ -50,6 +52,7 @@ export class ConnectionAudit {
       local_identity: r.localIdentity,
       peer_identity: peer,
       peer_spiffe_id: r.peerSpiffeId ?? null,
+      ...(r.direction === 'outbound' ? { expected_identity: r.expectedIdentity ?? null } : {}),
       tls: r.tls,
       src: r.src,
       dst: r.dst,

@@ -39,6 +39,7 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   maxConnections: number;
   minRefreshMs: number;
+  shutdownGraceMs: number;
   logLevel: string;
 }
 
@@ -69,13 +70,16 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_DETECT_TIMEOUT: ['10s', 'inbound protocol detection timeout'],
   LANYARD_PROXY_HANDSHAKE_TIMEOUT: ['10s', 'TLS handshake timeout'],
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
-  LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long'],
+  LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
+  LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
   LANYARD_TRUST_DOMAIN: ['cluster.local', 'trust domain (for the default identity name)'],
   LANYARD_CONTROL_NAMESPACE: ['lanyard', 'control-plane namespace (for the default identity name)'],
   LANYARD_LOG_LEVEL: ['info', 'log level'],
 };
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export class ProxyConfigError extends Error {
   constructor(message: string) {
@@ -95,9 +99,17 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     return v;
   };
   const addr = (name: string): HostPort => wrap(name, () => hostPort(need(name), name, true));
-  const duration = (name: string): number => wrap(name, () => parseDurationMs(need(name), name));
+  /** A duration; zero only where it means "disabled". */
+  const duration = (name: string, zeroAllowed = false): number => {
+    const ms = wrap(name, () => parseDurationMs(need(name), name));
+    if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${name}: must be greater than zero`);
+    return ms;
+  };
 
-  const td = wrap('LANYARD_TRUST_DOMAIN', () => new TrustDomain(need('LANYARD_TRUST_DOMAIN'), need('LANYARD_CONTROL_NAMESPACE')));
+  const domain = wrap('LANYARD_TRUST_DOMAIN', () => new TrustDomain(need('LANYARD_TRUST_DOMAIN')).domain);
+  const td = wrap('LANYARD_CONTROL_NAMESPACE', () => new TrustDomain(domain, need('LANYARD_CONTROL_NAMESPACE')));
+  const logLevel = need('LANYARD_LOG_LEVEL');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ProxyConfigError(`LANYARD_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const localIdentity = need('LANYARD_PROXY_LOCAL_IDENTITY');
   if (!td.parse(localIdentity)) {
     throw new ProxyConfigError(`LANYARD_PROXY_LOCAL_IDENTITY: ${JSON.stringify(localIdentity)} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`);
@@ -163,10 +175,11 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     detectTimeoutMs: duration('LANYARD_PROXY_DETECT_TIMEOUT'),
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
-    idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT'),
+    idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
     maxConnections,
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
-    logLevel: need('LANYARD_LOG_LEVEL'),
+    shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
+    logLevel,
   };
 }
 

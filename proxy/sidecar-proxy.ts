@@ -166,7 +166,7 @@ export class SidecarProxy {
     this.policy.stop();
     this.anchorsFile?.stop();
     this.discovery?.close();
-    await Promise.all([this.inbound?.stop(), this.outbound?.stop(), this.admin.close()]);
+    await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
   }
 
   /** Explicit mode: LANYARD_PROXY_APP_PORT; transparent: the port the peer originally dialled. */

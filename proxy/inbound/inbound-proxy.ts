@@ -17,6 +17,7 @@ import type { Decision, Peer } from '../policy/peer.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsMaterial, TlsState } from '../tls/tls-state.js';
 import { detect } from './detect.js';
+import { drain } from '../io/drain.js';
 
 export interface InboundTarget {
   /** Where the application listens. */
@@ -55,6 +56,7 @@ export class InboundProxy {
   private server: Server | null = null;
   private active = 0;
   private serverContext: { generation: number; context: SecureContext } | null = null;
+  private readonly sockets = new Set<Socket>();
 
   constructor(private readonly cfg: InboundProxyConfig) {}
 
@@ -70,10 +72,16 @@ export class InboundProxy {
     return { host: a.address, port: a.port };
   }
 
-  async stop(): Promise<void> {
+  /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
+  async stop(graceMs = 5000): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    await drain(s ? [s] : [], this.sockets, graceMs);
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
   }
 
   private accept(socket: Socket): void {
@@ -85,6 +93,7 @@ export class InboundProxy {
       return;
     }
     this.active++;
+    this.track(socket);
     const target = this.cfg.target(socket);
     const record: Record_ = {
       direction: 'inbound',
@@ -145,6 +154,7 @@ export class InboundProxy {
       return this.finish(record, 'policy-deny', false);
     }
     const app = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
+    this.track(app);
     const ok = await connected(app, this.cfg.connectTimeoutMs ?? 5000);
     if (ok !== true) {
       peerSide.destroy();
@@ -175,6 +185,7 @@ export class InboundProxy {
         tls.destroy();
         socket.destroy();
         record.tls = true;
+        record.rule = 'tls';
         record.reason = reason;
         this.finish(record, closeReason);
         resolve(null);

@@ -14,6 +14,7 @@ import type { ProxyMetrics } from '../metrics.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
+import { drain } from '../io/drain.js';
 
 export interface OutboundProxyConfig {
   /** Routes with a `listen` address get a listener each. */
@@ -52,6 +53,7 @@ export class OutboundProxy {
   private readonly sessions = new Map<string, Buffer>();
   private sessionGeneration = -1;
   private active = 0;
+  private readonly sockets = new Set<Socket>();
 
   constructor(private readonly cfg: OutboundProxyConfig) {}
 
@@ -60,20 +62,29 @@ export class OutboundProxy {
     const bound: HostPort[] = [];
     for (const route of this.cfg.routes) {
       if (!route.listen) continue;
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s, { address: route.upstream, identity: route.identity, rule: route.name }));
+      // The audit rule names the bound address, so routes listening on port 0 stay distinct.
+      let rule = route.name;
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s, { address: route.upstream, identity: route.identity, rule }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`outbound listener ${fmt(route.listen!)}: ${e.code ?? e.message}`)));
         server.listen(route.listen!.port, route.listen!.host, () => resolve());
       });
       const a = server.address() as { address: string; port: number };
+      rule = `route:${fmt({ host: a.address, port: a.port })}`;
       bound.push({ host: a.address, port: a.port });
       this.servers.push(server);
     }
     return bound;
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
+  async stop(graceMs = 5000): Promise<void> {
+    await drain(this.servers, this.sockets, graceMs);
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
   }
 
   /**
@@ -113,11 +124,14 @@ export class OutboundProxy {
       return;
     }
     this.active++;
+    this.track(client);
     client.on('error', () => undefined);
     const record = {
       direction: 'outbound' as const,
       localIdentity: this.cfg.localIdentity,
-      peerIdentity: up.identity,
+      // Set to the expected identity once the upstream's certificate has proven it.
+      peerIdentity: null as string | null,
+      expectedIdentity: up.identity,
       tls: up.identity !== null,
       src: endpoint(client.remoteAddress, client.remotePort),
       dst: fmt(up.address),
@@ -154,6 +168,7 @@ export class OutboundProxy {
       return;
     }
     const upstream = up.identity === null ? this.connectPlain(up.address) : this.connectTls(up.address, up.identity);
+    this.track(upstream);
     const timer = setTimeout(() => upstream.destroy(new Error('timeout')), (this.cfg.connectTimeoutMs ?? 5000) + (up.identity ? this.cfg.handshakeTimeoutMs ?? 10_000 : 0));
     client.once('close', () => {
       if (!upstreamReady) upstream.destroy();
@@ -162,7 +177,10 @@ export class OutboundProxy {
     upstream.once(up.identity ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       upstreamReady = true;
-      if (up.identity) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, (upstream as TLSSocket).isSessionReused());
+      if (up.identity) {
+        this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, (upstream as TLSSocket).isSessionReused());
+        record.peerIdentity = up.identity; // chain verified and SAN checked by checkIdentity
+      }
       if (client.destroyed) {
         upstream.destroy();
         return;

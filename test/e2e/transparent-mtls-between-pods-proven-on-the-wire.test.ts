@@ -125,8 +125,8 @@ e2e('(6) Kubernetes discovery changes what A expects, without a restart', async 
   await mesh.kube({ op: 'setServiceAccount', namespace: 'default', name: 'b', sa: 'api-v2' });
   await a.proxy!.waitFor({ event: 'discovery_changed', identity: identityOf('api-v2') });
   expect(curl(a, `http://${b.ip}:8080/after-change`).code).not.toBe(0);
-  const mismatch = await a.proxy!.waitFor({ event: 'connection', direction: 'outbound', decision: 'deny' });
-  expect(mismatch).toMatchObject({ peer_identity: identityOf('api-v2'), bytes_tx: 0, bytes_rx: 0 });
+  const mismatch = await a.proxy!.waitFor({ event: 'connection', direction: 'outbound', decision: 'deny', expected_identity: identityOf('api-v2') });
+  expect(mismatch).toMatchObject({ peer_identity: 'unauthenticated', expected_identity: identityOf('api-v2'), bytes_tx: 0, bytes_rx: 0 });
   expect(String(mismatch.reason)).toMatch(/upstream/);
   const passedThrough = await b.proxy!.waitUntil((l) => l.event === 'connection' && String(l.reason).includes('passed through'));
   expect(String(passedThrough.reason)).toMatch(/^TLS for api-v2\.default\.serviceaccount\.identity\.lanyard\.cluster\.local passed through/);

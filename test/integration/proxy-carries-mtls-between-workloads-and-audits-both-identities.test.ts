@@ -54,7 +54,7 @@ test('request succeeds and both audit lines name the other identity, field by fi
     dst: `127.0.0.1:${api.inbound}`,
     port: api.inbound,
     decision: 'allow',
-    rule: `route:127.0.0.1:0`,
+    rule: `route:127.0.0.1:${web.outbound[0]}`,
     close_reason: 'eof',
   });
   expect(outbound.bytes_tx).toBe(inbound.bytes_rx);
