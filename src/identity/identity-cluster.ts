@@ -13,7 +13,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry, type Aggregator } from 'prom-client';
+import { AggregatorRegistry } from 'prom-client';
 import { AdminServer, type ReadyState } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Counter, Gauge, Registry } from '../telemetry/metrics.js';
@@ -52,15 +52,6 @@ interface MetricsRequest {
   finish: () => void;
 }
 
-/**
- * Gauges every worker sets from the same files: summing them would be meaningless. The
- * earliest expiry any worker is serving is the one to alert on.
- */
-const AGGREGATORS: Record<string, Aggregator> = {
-  lanyard_identity_issuer_expiry_timestamp_seconds: 'min',
-  lanyard_identity_trust_anchor_expiry_timestamp_seconds: 'min',
-};
-
 /** The primary's own metrics, followed by the workers' metrics aggregated per name and labels. */
 class ClusterMetricsRegistry extends Registry {
   constructor(private readonly collect: () => Promise<object[][]>) {
@@ -68,12 +59,8 @@ class ClusterMetricsRegistry extends Registry {
   }
 
   override async metrics(): Promise<string> {
-    const perWorker = (await this.collect()).map((metrics) =>
-      metrics.map((m) => {
-        const name = (m as { name?: string }).name ?? '';
-        return AGGREGATORS[name] ? { ...m, aggregator: AGGREGATORS[name] } : m;
-      }),
-    );
+    // Each metric carries its own aggregator (the expiry gauges say `min`).
+    const perWorker = await this.collect();
     const workers = perWorker.length ? await AggregatorRegistry.aggregate(perWorker).metrics() : '';
     return workers + (await super.metrics());
   }

@@ -80,6 +80,7 @@ export class IssuerStore {
         name: 'lanyard_identity_issuer_expiry_timestamp_seconds',
         help: 'NotAfter of the issuer currently signing, as a Unix timestamp.',
         registers: [cfg.registry],
+        aggregator: 'min', // across --workers: the earliest expiry is the one to alert on
         collect() {
           if (store.issuer) this.set(store.issuer.notAfter.getTime() / 1000);
         },
@@ -89,6 +90,7 @@ export class IssuerStore {
         help: 'NotAfter of each trust anchor in the bundle, as a Unix timestamp.',
         labelNames: ['fingerprint', 'subject'],
         registers: [cfg.registry],
+        aggregator: 'min',
         collect() {
           this.reset();
           for (const a of store.issuer?.bundle.anchors ?? []) {
@@ -229,16 +231,30 @@ export class IssuerStore {
     };
   }
 
-  /** Reads, retrying briefly when a file vanished under us (the old side of a symlink swap). */
+  /**
+   * Reads, retrying while the directories are being swapped under us: a Secret update
+   * deletes the old `..data` target right after the swap, so a read that began on the old
+   * side can find files missing. Any failure while a `..data` link moved is retried.
+   */
   private async readSettled(): Promise<Material> {
     for (let attempt = 0; ; attempt++) {
+      const before = await this.linkTargets();
       try {
         return await this.read();
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 2) throw e;
+        const moved = (await this.linkTargets()) !== before;
+        const vanished = (e as NodeJS.ErrnoException).code === 'ENOENT';
+        if ((!moved && !vanished) || attempt >= 3) throw e;
         await new Promise((r) => setTimeout(r, 25));
       }
     }
+  }
+
+  /** Where the `..data` links of the watched directories point now. */
+  private async linkTargets(): Promise<string> {
+    const dirs = [this.cfg.issuerDir, ...(this.cfg.trustAnchors ? [this.cfg.trustAnchors] : [])];
+    const targets = await Promise.all(dirs.map((d) => realpath(join(d, '..data')).catch(() => '')));
+    return targets.join('|');
   }
 
   private async read(): Promise<Material> {
