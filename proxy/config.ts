@@ -40,6 +40,8 @@ export interface ProxyConfig {
   maxConnections: number;
   minRefreshMs: number;
   shutdownGraceMs: number;
+  /** Offer the multiplexed transport to upstream proxies. */
+  multiplex: boolean;
   logLevel: string;
 }
 
@@ -73,6 +75,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
+  LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
   LANYARD_TRUST_DOMAIN: ['cluster.local', 'trust domain (for the default identity name)'],
   LANYARD_CONTROL_NAMESPACE: ['lanyard', 'control-plane namespace (for the default identity name)'],
@@ -140,9 +143,12 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   }
   if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`LANYARD_PROXY_POLICY_FILE: ${policyFile} does not exist`);
 
-  const transparentRaw = need('LANYARD_PROXY_TRANSPARENT').toLowerCase();
-  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(transparentRaw)) throw new ProxyConfigError(`LANYARD_PROXY_TRANSPARENT: expected true or false, got ${JSON.stringify(transparentRaw)}`);
-  const transparent = ['true', '1', 'yes'].includes(transparentRaw);
+  const bool = (name: string): boolean => {
+    const v = need(name).toLowerCase();
+    if (!['true', 'false', '1', '0', 'yes', 'no'].includes(v)) throw new ProxyConfigError(`${name}: expected true or false, got ${JSON.stringify(v)}`);
+    return ['true', '1', 'yes'].includes(v);
+  };
+  const transparent = bool('LANYARD_PROXY_TRANSPARENT');
   const discoveryAddr = get('LANYARD_PROXY_DISCOVERY_ADDR') ?? null;
   if (discoveryAddr) wrap('LANYARD_PROXY_DISCOVERY_ADDR', () => hostPort(discoveryAddr, 'LANYARD_PROXY_DISCOVERY_ADDR'));
   if (transparent && !discoveryAddr) {
@@ -179,6 +185,7 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     maxConnections,
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
+    multiplex: bool('LANYARD_PROXY_MUX'),
     logLevel,
   };
 }

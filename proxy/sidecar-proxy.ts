@@ -122,6 +122,8 @@ export class SidecarProxy {
       tls: this.tls,
       policy: this.policy,
       target: (s) => this.inboundTarget(s),
+      streamTarget: (port) => this.streamTarget(port),
+      ownPorts: () => [inboundPort, this.cfg.admin.port, ...outboundAddrs.map((a) => a.port)],
       detectTimeoutMs: this.cfg.detectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
       connectTimeoutMs: this.cfg.connectTimeoutMs,
@@ -137,6 +139,7 @@ export class SidecarProxy {
       localIdentity: this.cfg.localIdentity,
       tls: this.tls,
       unmeshed: this.cfg.unmeshed,
+      multiplex: this.cfg.multiplex,
       connectTimeoutMs: this.cfg.connectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
       idleTimeoutMs: this.cfg.idleTimeoutMs,
@@ -167,6 +170,15 @@ export class SidecarProxy {
     this.anchorsFile?.stop();
     this.discovery?.close();
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
+  }
+
+  /** A multiplexed stream: explicit mode always goes to the app port; transparent, to the port the stream names. */
+  private streamTarget(port: number): InboundTarget | Error {
+    if (!this.cfg.transparent) {
+      if (this.cfg.appPort === null) return new Error('no application port: set LANYARD_PROXY_APP_PORT');
+      return { host: '127.0.0.1', port: this.cfg.appPort, dst: '' };
+    }
+    return { host: '127.0.0.1', port, dst: '' };
   }
 
   /** Explicit mode: LANYARD_PROXY_APP_PORT; transparent: the port the peer originally dialled. */

@@ -18,6 +18,8 @@ import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsMaterial, TlsState } from '../tls/tls-state.js';
 import { detect } from './detect.js';
 import { drain } from '../io/drain.js';
+import { MuxInbound } from './mux-inbound.js';
+import { MUX_ALPN } from '../mux/mux-protocol.js';
 
 export interface InboundTarget {
   /** Where the application listens. */
@@ -35,6 +37,10 @@ export interface InboundProxyConfig {
   policy: { current(): { authorize(peer: Peer, port: number): Decision } };
   /** The application target of an accepted socket, or an Error saying why there is none. */
   target: (socket: Socket) => InboundTarget | Error;
+  /** The target of a multiplexed stream that names `port` (see proxy/mux). */
+  streamTarget: (port: number) => InboundTarget | Error;
+  /** The proxy's own ports: a multiplexed stream may not loop back into them. */
+  ownPorts: () => number[];
   /** Default 10s. */
   detectTimeoutMs?: number;
   /** Default 10s. */
@@ -57,11 +63,35 @@ export class InboundProxy {
   private active = 0;
   private serverContext: { generation: number; context: SecureContext } | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly mux: MuxInbound;
 
-  constructor(private readonly cfg: InboundProxyConfig) {}
+  constructor(private readonly cfg: InboundProxyConfig) {
+    this.mux = new MuxInbound({
+      localIdentity: cfg.localIdentity,
+      policy: cfg.policy,
+      streamTarget: cfg.streamTarget,
+      ownPorts: cfg.ownPorts,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      admit: () => this.active < (this.cfg.maxConnections ?? 10_000) && ++this.active > 0,
+      release: () => void this.active--,
+      track: (s) => this.track(s),
+      audit: cfg.audit,
+      metrics: cfg.metrics,
+    });
+    // New anchors: sessions whose clients were verified against the old ones finish their
+    // streams and close, so clients reconnect and are verified again. A rotation of our own
+    // certificate needs nothing: clients checked it when they connected.
+    let anchors = cfg.tls.anchors();
+    cfg.tls.on('change', (m: TlsMaterial) => {
+      if (m.anchorsPem !== anchors) this.mux.closeAll();
+      anchors = m.anchorsPem;
+    });
+  }
 
   async start(): Promise<{ host: string; port: number }> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
+    // noDelay everywhere: a proxy must not add Nagle's delay to small request/response exchanges.
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.accept(s));
     server.on('error', (e) => this.cfg.logger.error({ err: e }, 'inbound listener error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`inbound listener ${this.cfg.host}:${this.cfg.port}: ${e.code ?? e.message}`)));
@@ -74,6 +104,7 @@ export class InboundProxy {
 
   /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
   async stop(graceMs = 5000): Promise<void> {
+    this.mux.closeAll();
     const s = this.server;
     this.server = null;
     await drain(s ? [s] : [], this.sockets, graceMs);
@@ -131,8 +162,15 @@ export class InboundProxy {
     let peerSide: Socket = socket;
     if (d.kind === 'tls' && d.sni === this.cfg.localIdentity) {
       this.cfg.metrics?.detected('tls-local');
-      const tls = await this.terminate(socket, material, record);
+      const tls = await this.terminate(socket, material, record, d.mux === true);
       if (!tls) return;
+      if (tls.alpnProtocol === MUX_ALPN) {
+        // A multiplexed session: each stream is audited as its own connection.
+        const dstHost = record.dst.includes(']:') ? record.dst.slice(0, record.dst.lastIndexOf(':')) : record.dst.split(':')[0];
+        const peer = { identity: record.peerIdentity, spiffeId: record.peerSpiffeId ?? null, address: socket.remoteAddress ?? '', src: record.src, dstHost };
+        this.mux.serve(tls, peer, () => this.active--);
+        return;
+      }
       peerSide = tls;
     } else {
       this.cfg.metrics?.detected(d.kind === 'tls' ? 'tls-passthrough' : d.kind === 'malformed' ? 'malformed' : 'plaintext');
@@ -153,7 +191,7 @@ export class InboundProxy {
       peerSide.destroy();
       return this.finish(record, 'policy-deny', false);
     }
-    const app = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const app = netConnect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
     this.track(app);
     const ok = await connected(app, this.cfg.connectTimeoutMs ?? 5000);
     if (ok !== true) {
@@ -170,13 +208,16 @@ export class InboundProxy {
   }
 
   /** TLS termination; resolves with the TLS socket, or null after auditing a failure. */
-  private terminate(socket: Socket, material: TlsMaterial, record: Record_): Promise<TLSSocket | null> {
+  private terminate(socket: Socket, material: TlsMaterial, record: Record_, offersMux: boolean): Promise<TLSSocket | null> {
     const started = performance.now();
     const tls = new TLSSocket(socket, {
       isServer: true,
       secureContext: this.contextFor(material),
       requestCert: true,
       rejectUnauthorized: false, // a client certificate is optional; one that is present is checked below
+      // Select the mux transport only when the ClientHello offered it: Node refuses a handshake
+      // whose ALPN lists do not overlap, and other clients (openssl, curl) must still connect.
+      ALPNProtocols: offersMux ? [MUX_ALPN] : undefined,
     });
     return new Promise((resolve) => {
       const timer = setTimeout(() => fail('handshake-timeout', 'TLS handshake did not complete in time'), this.cfg.handshakeTimeoutMs ?? 10_000);

@@ -7,7 +7,10 @@
  * - Errors: a reset or error on either side destroys both at once.
  * - Idle: no traffic in either direction for `idleTimeoutMs` destroys both.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** A TCP or TLS socket, or an HTTP/2 stream of the multiplexed transport. */
+export type SpliceEnd = Duplex & { setTimeout(ms: number, cb?: () => void): unknown };
 
 export interface SpliceOptions {
   /** Default 1h; 0 disables. */
@@ -19,7 +22,7 @@ export interface SpliceResult {
   reason: string;
 }
 
-export function splice(a: Socket, b: Socket, opts: SpliceOptions = {}): Promise<SpliceResult> {
+export function splice(a: SpliceEnd, b: SpliceEnd, opts: SpliceOptions = {}): Promise<SpliceResult> {
   return new Promise((resolve) => {
     let reason: string | null = null;
     let closed = 0;

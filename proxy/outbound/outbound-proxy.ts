@@ -15,6 +15,7 @@ import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
 import { drain } from '../io/drain.js';
+import { MuxClient } from '../mux/mux-client.js';
 
 export interface OutboundProxyConfig {
   /** Routes with a `listen` address get a listener each. */
@@ -33,6 +34,8 @@ export interface OutboundProxyConfig {
   maxConnections?: number;
   /** Resume TLS sessions to upstreams (TLS 1.3 tickets). Default true. */
   sessionResumption?: boolean;
+  /** Offer the multiplexed transport (proxy/mux). Default true. */
+  multiplex?: boolean;
   audit: ConnectionAudit;
   metrics?: ProxyMetrics;
   logger: Logger;
@@ -51,6 +54,7 @@ export interface Upstream {
 export class OutboundProxy {
   private readonly servers: Server[] = [];
   private readonly sessions = new Map<string, Buffer>();
+  private readonly muxes = new Map<string, MuxClient>();
   private sessionGeneration = -1;
   private active = 0;
   private readonly sockets = new Set<Socket>();
@@ -64,7 +68,7 @@ export class OutboundProxy {
       if (!route.listen) continue;
       // The audit rule names the bound address, so routes listening on port 0 stay distinct.
       let rule = route.name;
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s, { address: route.upstream, identity: route.identity, rule }));
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.accept(s, { address: route.upstream, identity: route.identity, rule }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`outbound listener ${fmt(route.listen!)}: ${e.code ?? e.message}`)));
         server.listen(route.listen!.port, route.listen!.host, () => resolve());
@@ -79,6 +83,7 @@ export class OutboundProxy {
 
   /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
   async stop(graceMs = 5000): Promise<void> {
+    for (const m of this.muxes.values()) m.close();
     await drain(this.servers, this.sockets, graceMs);
   }
 
@@ -92,7 +97,7 @@ export class OutboundProxy {
    * connection's upstream from its original destination (or says why it must be refused).
    */
   async startTransparent(listen: HostPort, resolve: (client: Socket) => Promise<Upstream>): Promise<HostPort> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => {
       client.on('error', () => undefined);
       resolve(client).then(
         (up) => this.accept(client, up),
@@ -167,39 +172,78 @@ export class OutboundProxy {
       refuse('unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny', 'refused');
       return;
     }
-    const upstream = up.identity === null ? this.connectPlain(up.address) : this.connectTls(up.address, up.identity);
-    this.track(upstream);
-    const timer = setTimeout(() => upstream.destroy(new Error('timeout')), (this.cfg.connectTimeoutMs ?? 5000) + (up.identity ? this.cfg.handshakeTimeoutMs ?? 10_000 : 0));
-    client.once('close', () => {
-      if (!upstreamReady) upstream.destroy();
-    });
-    let upstreamReady = false;
-    upstream.once(up.identity ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      upstreamReady = true;
-      if (up.identity) {
-        this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, (upstream as TLSSocket).isSessionReused());
-        record.peerIdentity = up.identity; // chain verified and SAN checked by checkIdentity
-      }
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      this.cfg.audit.opened(record);
-      void splice(client, upstream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
-    });
-    upstream.once('error', (e: NodeJS.ErrnoException) => {
-      if (upstreamReady) return; // splice reports errors after the connection is up
-      clearTimeout(timer);
-      refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
-    });
+    if (up.identity === null) {
+      const upstream = this.connectPlain(up.address);
+      this.track(upstream);
+      const timer = setTimeout(() => upstream.destroy(new Error('timeout')), this.cfg.connectTimeoutMs ?? 5000);
+      let ready = false;
+      client.once('close', () => ready || upstream.destroy());
+      upstream.once('connect', () => {
+        ready = true;
+        clearTimeout(timer);
+        if (client.destroyed) return upstream.destroy();
+        this.cfg.audit.opened(record);
+        void splice(client, upstream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
+      });
+      upstream.once('error', (e: NodeJS.ErrnoException) => {
+        if (ready) return; // splice reports errors after the connection is up
+        clearTimeout(timer);
+        refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
+      });
+      return;
+    }
+    const identity = up.identity;
+    const timeoutMs = (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000);
+    let timedOut = false;
+    const timer = setTimeout(() => (timedOut = true), timeoutMs);
+    this.muxFor(up.address, identity)
+      .dial(up.address.port)
+      .then(
+        (d) => {
+          clearTimeout(timer);
+          if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, d.resumed);
+          if (timedOut || client.destroyed) {
+            d.stream.destroy();
+            if (timedOut) refuse(`upstream ${fmt(up.address)} did not complete the TLS handshake in time`, 'upstream:timeout');
+            else done('client-closed');
+            return;
+          }
+          record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
+          if (d.multiplexed) record.reason += ' (multiplexed)';
+          this.cfg.audit.opened(record);
+          void splice(client, d.stream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
+        },
+        (e: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
+        },
+      );
+  }
+
+  /** The multiplexing dialler for one upstream and expected identity. */
+  private muxFor(address: HostPort, identity: string): MuxClient {
+    const key = `${fmt(address)}|${identity}`;
+    let m = this.muxes.get(key);
+    if (!m) {
+      m = new MuxClient({
+        connectTls: (alpn) => {
+          const t = this.connectTls(address, identity, alpn);
+          this.track(t);
+          return t;
+        },
+        generation: () => this.cfg.tls.current()?.generation ?? 0,
+        multiplex: this.cfg.multiplex ?? true,
+      });
+      this.muxes.set(key, m);
+    }
+    return m;
   }
 
   private connectPlain(address: HostPort): Socket {
-    return netConnect({ host: address.host, port: address.port, allowHalfOpen: true });
+    return netConnect({ host: address.host, port: address.port, allowHalfOpen: true, noDelay: true });
   }
 
-  private connectTls(address: HostPort, identity: string): TLSSocket {
+  private connectTls(address: HostPort, identity: string, alpn: string[]): TLSSocket {
     const material = this.cfg.tls.current()!;
     if (material.generation !== this.sessionGeneration) {
       // New certificate or anchors: sessions made under the old ones must not be resumed.
@@ -217,9 +261,11 @@ export class OutboundProxy {
       allowHalfOpen: true,
       session: resume ? this.sessions.get(key) : undefined,
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkIdentity(identity, cert),
+      ALPNProtocols: alpn.length ? alpn : undefined,
     };
     // tls.connect passes allowHalfOpen on to the TLSSocket (its types omit it).
     const socket = tlsConnect(options);
+    socket.setNoDelay(true);
     if (resume) socket.on('session', (s: Buffer) => this.sessions.set(key, s));
     return socket;
   }

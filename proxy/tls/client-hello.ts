@@ -8,7 +8,8 @@
  */
 
 export type Detection =
-  | { kind: 'tls'; sni: string | null }
+  /** `mux` is set when the client offers Lanyard's multiplexed transport (ALPN `lanyard.mux.v1`). */
+  | { kind: 'tls'; sni: string | null; mux?: true }
   | { kind: 'plaintext' }
   | { kind: 'need-more' }
   /** Starts like TLS but is not a well-formed ClientHello. */
@@ -20,6 +21,8 @@ export const MAX_CLIENT_HELLO = 16 * 1024;
 const HANDSHAKE = 22;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
+const EXT_ALPN = 16;
+const MUX_ALPN = Buffer.from('lanyard.mux.v1');
 
 export function detectProtocol(buf: Buffer): Detection {
   if (buf.length === 0) return { kind: 'need-more' };
@@ -63,21 +66,38 @@ function parseClientHello(b: Buffer): Detection {
     const extEnd = p + 2 + b.readUInt16BE(p);
     if (extEnd > b.length) return { kind: 'malformed', reason: 'extensions overrun the ClientHello' };
     p += 2;
+    let sni: string | null = null;
+    let mux = false;
     while (p + 4 <= extEnd) {
       const type = b.readUInt16BE(p);
       const len = b.readUInt16BE(p + 2);
       const body = p + 4;
       if (body + len > extEnd) return { kind: 'malformed', reason: 'extension overruns the extension block' };
       if (type === EXT_SERVER_NAME) {
-        const sni = readServerName(b.subarray(body, body + len));
-        return sni === undefined ? { kind: 'malformed', reason: 'malformed server_name extension' } : { kind: 'tls', sni };
+        const name = readServerName(b.subarray(body, body + len));
+        if (name === undefined) return { kind: 'malformed', reason: 'malformed server_name extension' };
+        sni = name;
+      } else if (type === EXT_ALPN) {
+        mux = offersMux(b.subarray(body, body + len));
       }
       p = body + len;
     }
-    return { kind: 'tls', sni: null };
+    return mux ? { kind: 'tls', sni, mux: true } : { kind: 'tls', sni };
   } catch {
     return { kind: 'malformed', reason: 'truncated ClientHello' };
   }
+}
+
+/** Whether an ALPN extension's protocol list contains `lanyard.mux.v1`. */
+function offersMux(ext: Buffer): boolean {
+  if (ext.length < 2) return false;
+  const end = Math.min(ext.length, 2 + ext.readUInt16BE(0));
+  for (let p = 2; p < end; p += 1 + ext[p]) {
+    const len = ext[p];
+    if (p + 1 + len > end) return false;
+    if (ext.subarray(p + 1, p + 1 + len).equals(MUX_ALPN)) return true;
+  }
+  return false;
 }
 
 /**

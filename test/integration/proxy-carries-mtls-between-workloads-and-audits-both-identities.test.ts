@@ -74,12 +74,29 @@ test('/identity, /ready and /metrics describe the workload', async () => {
   expect(metrics).toMatch(/lanyard_proxy_tls_handshake_duration_seconds_count\{direction="inbound"\} \d+/);
 });
 
-test('TLS sessions between the proxies are resumed on later connections', async () => {
-  for (let i = 0; i < 3; i++) expect((await httpGet(web.outbound[0], `/r${i}`)).status).toBe(200);
-  for (const p of [api, web]) {
-    const metrics = await (await fetch(`http://127.0.0.1:${p.admin}/metrics`)).text();
-    const dir = p === api ? 'inbound' : 'outbound';
-    const m = new RegExp(`lanyard_proxy_tls_sessions_resumed_total\\{direction="${dir}"\\} (\\d+)`).exec(metrics);
-    expect(Number(m?.[1])).toBeGreaterThanOrEqual(3);
-  }
+test('later connections ride the one multiplexed mTLS connection: no new handshakes', async () => {
+  const count = async (admin: number, dir: string) => {
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    return Number(new RegExp(`lanyard_proxy_tls_handshake_duration_seconds_count\\{direction="${dir}"\\} (\\d+)`).exec(metrics)?.[1]);
+  };
+  const before = await count(web.admin, 'outbound');
+  for (let i = 0; i < 5; i++) expect((await httpGet(web.outbound[0], `/r${i}`)).status).toBe(200);
+  expect(await count(web.admin, 'outbound')).toBe(before);
+  expect(await count(api.admin, 'inbound')).toBe(1);
+  const line = await web.waitForLog({ event: 'connection', direction: 'outbound' });
+  expect(String(line.reason)).toMatch(/\(multiplexed\)$/);
+});
+
+test('with LANYARD_PROXY_MUX=false each connection has its own TLS connection, and sessions resume', async () => {
+  const classic = await mesh.proxy({
+    name: 'web-classic',
+    sa: 'web',
+    env: { LANYARD_PROXY_MUX: 'false', LANYARD_PROXY_ROUTES: JSON.stringify([{ listen: '127.0.0.1:0', upstream: `127.0.0.1:${api.inbound}`, identity: API }]) },
+  });
+  for (let i = 0; i < 4; i++) expect((await httpGet(classic.outbound[0], `/c${i}`)).status).toBe(200);
+  const metrics = await (await fetch(`http://127.0.0.1:${classic.admin}/metrics`)).text();
+  expect(Number(/lanyard_proxy_tls_handshake_duration_seconds_count\{direction="outbound"\} (\d+)/.exec(metrics)?.[1])).toBe(4);
+  expect(Number(/lanyard_proxy_tls_sessions_resumed_total\{direction="outbound"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
+  const line = await classic.waitForLog({ event: 'connection', direction: 'outbound' });
+  expect(String(line.reason)).not.toMatch(/multiplexed/);
 });

@@ -1,0 +1,180 @@
+/**
+ * The outbound side of the multiplexed transport: per (upstream, identity, TLS generation),
+ * one mutual-TLS connection that, when the peer selects `lanyard.mux.v1`, becomes an HTTP/2
+ * session; application connections become CONNECT streams on it. If the peer does not
+ * select the ALPN, the TLS connection is handed to the waiting application connection as a
+ * classic one, and this upstream is dialled classically for a while.
+ *
+ * When the certificate or the anchors change (a new TLS generation), existing sessions are
+ * drained: their streams finish, new streams go to a session made with the new material.
+ */
+import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { authorityFor, MUX_ALPN, MUX_SESSION_WINDOW, MUX_SETTINGS } from './mux-protocol.js';
+
+/** What the dialler hands back: something to splice with, and how it was made. */
+export interface DialResult {
+  stream: Duplex & { setTimeout(ms: number, cb?: () => void): unknown };
+  /** True for a stream on a shared session; false for a dedicated TLS connection. */
+  multiplexed: boolean;
+  /** The TLS handshake (if this dial made one) resumed a session. */
+  resumed: boolean;
+  /** A handshake was made for this dial (its duration is worth recording). */
+  handshake: boolean;
+}
+
+export interface MuxClientConfig {
+  /** Makes a TLS connection offering the given ALPN list (identity checks included). */
+  connectTls: (alpn: string[]) => TLSSocket;
+  /** Generation of the TLS material the connection would be made with. */
+  generation: () => number;
+  /** How long an upstream that refused the mux ALPN is dialled classically. Default 5 min. */
+  classicMemoryMs?: number;
+  /** Close a session without streams after this long. Default 2 min. */
+  idleMs?: number;
+  /** False: always the classic transport. Default true. */
+  multiplex?: boolean;
+}
+
+/** A stream the peer did not process (refused, or the session was going away): safe to retry. */
+class RetryableStreamError extends Error {}
+
+function isRetryable(stream: ClientHttp2Stream): boolean {
+  return stream.rstCode === constants.NGHTTP2_REFUSED_STREAM || stream.session?.closed === true || stream.session?.destroyed === true;
+}
+
+const STATUS_REASONS: Record<number, string> = {
+  403: "refused by the peer proxy's policy",
+  502: 'the peer proxy could not reach its application',
+  400: 'the peer proxy rejected the stream target',
+  405: 'the peer proxy rejected the stream method',
+};
+
+interface Session {
+  generation: number;
+  h2: ClientHttp2Session;
+}
+
+export class MuxClient {
+  private session: Session | null = null;
+  private connecting: Promise<Session | TLSSocket> | null = null;
+  private classicUntil = 0;
+
+  constructor(private readonly cfg: MuxClientConfig) {}
+
+  /**
+   * Opens a path to `port` on the upstream: a stream when possible, else a TLS connection.
+   * A stream is handed over only once the peer accepted it (200), so a stream refused
+   * because the session was going away can be retried on a new session before any of the
+   * application's bytes were read.
+   */
+  async dial(port: number): Promise<DialResult> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.cfg.multiplex === false || Date.now() < this.classicUntil) return this.classic();
+      let session = this.live();
+      let handshake = false;
+      if (!session) {
+        const made = await (this.connecting ??= this.connectSession().finally(() => (this.connecting = null)));
+        // The peer chose the classic transport: this TLS connection is this dial's.
+        if (!('h2' in made)) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true };
+        session = made;
+        handshake = true;
+      }
+      try {
+        return await this.stream(session, port, handshake);
+      } catch (e) {
+        if (!(e instanceof RetryableStreamError) || attempt >= 2) throw e;
+        if (this.session === session) this.session = null; // it is going away: use a new one
+      }
+    }
+  }
+
+  /** Closes idle sessions and drains all (on stop). */
+  close(): void {
+    this.session?.h2.close();
+    this.session = null;
+  }
+
+  private live(): Session | null {
+    const s = this.session;
+    if (!s) return null;
+    if (s.h2.closed || s.h2.destroyed || s.generation !== this.cfg.generation()) {
+      // Drain: the session finishes its streams; new ones go to a fresh session.
+      if (!s.h2.closed && !s.h2.destroyed) s.h2.close();
+      this.session = null;
+      return null;
+    }
+    return s;
+  }
+
+  private connectSession(): Promise<Session | TLSSocket> {
+    const generation = this.cfg.generation();
+    return new Promise((resolve, reject) => {
+      const tls = this.cfg.connectTls([MUX_ALPN]);
+      const fail = (e: Error) => reject(e);
+      tls.once('error', fail);
+      tls.once('secureConnect', () => {
+        tls.off('error', fail);
+        if (tls.alpnProtocol !== MUX_ALPN) {
+          this.classicUntil = Date.now() + (this.cfg.classicMemoryMs ?? 300_000);
+          return resolve(tls);
+        }
+        const h2 = h2connect(`https://${tls.servername}`, { createConnection: () => tls, settings: MUX_SETTINGS });
+        h2.on('error', () => undefined); // streams report their own failures
+        h2.once('connect', () => h2.setLocalWindowSize(MUX_SESSION_WINDOW));
+        const session: Session = { generation, h2 };
+        h2.once('close', () => {
+          if (this.session === session) this.session = null;
+        });
+        h2.setTimeout(this.cfg.idleMs ?? 120_000, () => {
+          if (((h2 as unknown as { state?: { streamsOpen?: number } }).state?.streamsOpen ?? 0) === 0) h2.close();
+        });
+        this.session = session;
+        resolve(session);
+      });
+    });
+  }
+
+  private stream(s: Session, port: number, handshake: boolean): Promise<DialResult> {
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = s.h2.request({ [constants.HTTP2_HEADER_METHOD]: 'CONNECT', [constants.HTTP2_HEADER_AUTHORITY]: authorityFor(port) });
+      } catch (e) {
+        // The session closed between live() and request().
+        return reject(new RetryableStreamError((e as Error).message));
+      }
+      const fail = (err: Error) => {
+        stream.off('response', onResponse);
+        stream.destroy();
+        reject(err);
+      };
+      const onResponse = (headers: Record<string, unknown>) => {
+        stream.off('error', onError);
+        stream.off('close', onClose);
+        const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
+        if (status === 200) return resolve({ stream, multiplexed: true, resumed: false, handshake });
+        const err = new Error(STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
+        err.code = `ERR_LANYARD_MUX_${status}`;
+        fail(err);
+      };
+      const onError = (e: NodeJS.ErrnoException) => fail(isRetryable(stream) ? new RetryableStreamError(e.message) : e);
+      const onClose = () => fail(isRetryable(stream) ? new RetryableStreamError('stream refused') : new Error(`stream closed before it was accepted (HTTP/2 code ${stream.rstCode})`));
+      stream.once('response', onResponse);
+      stream.once('error', onError);
+      stream.once('close', onClose);
+    });
+  }
+
+  private classic(): Promise<DialResult> {
+    const tls = this.cfg.connectTls([]);
+    return new Promise((resolve, reject) => {
+      tls.once('error', reject);
+      tls.once('secureConnect', () => {
+        tls.off('error', reject);
+        resolve({ stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true });
+      });
+    });
+  }
+}
