@@ -90,8 +90,9 @@ export class MuxInbound {
     };
     const refuse = (status: number, reason: string, closeReason: string) => {
       record.reason = reason;
+      // A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere.
       if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: status }, { endStream: true });
-      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      else stream.close(constants.NGHTTP2_CANCEL);
       this.cfg.audit.opened(record);
       record.closeReason = closeReason;
       this.cfg.audit.closed(record);
@@ -101,7 +102,7 @@ export class MuxInbound {
     if (this.cfg.ownPorts().includes(target.port)) return refuse(403, `stream targets the proxy's own port ${target.port}: loop refused`, 'refused');
     if (!this.cfg.admit()) {
       this.cfg.metrics?.refusedEarly('inbound', 'limit');
-      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 503 }, { endStream: true });
       return;
     }
     const decision = this.cfg.policy.current().authorize({ tls: true, identity: peer.identity, spiffeId: peer.spiffeId, address: peer.address }, target.port);
@@ -136,7 +137,6 @@ export class MuxInbound {
       if (app.listenerCount('connect') === 0) return; // after connect: splice reports it
       clearTimeout(timer);
       if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-      stream.close(constants.NGHTTP2_CONNECT_ERROR);
       finish(`app-connect:${e.code ?? e.message}`);
     });
   }

@@ -49,6 +49,7 @@ const STATUS_REASONS: Record<number, string> = {
   502: 'the peer proxy could not reach its application',
   400: 'the peer proxy rejected the stream target',
   405: 'the peer proxy rejected the stream method',
+  503: 'the peer proxy is at its connection limit',
 };
 
 interface Session {
