@@ -8,7 +8,7 @@
  *
  * Env: REPS (default 1), DURATION (s per run, default 10), PAIRS (default
  * "direct node nginx haproxy stunnel custom"; `custom` is Lanyard), WORKLOADS,
- * SKIP_PEERS=1, SKIP_TRANSPARENT=1, LANYARD_NODE_FLAGS (default --max-semi-space-size=1).
+ * SKIP_PEERS=1, SKIP_TRANSPARENT=1, LANYARD_NODE_FLAGS (extra flags for proxy/bin/lanyard-proxy).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,6 @@ async function peers(): Promise<void> {
       CA_BENCH: '0',
       SKIP_SETUP: '1',
       LANYARD_ROOT: packageRoot(),
-      LANYARD_NODE_FLAGS: process.env.LANYARD_NODE_FLAGS ?? '--max-semi-space-size=1',
       LANYARD_LOG_LEVEL: process.env.LANYARD_LOG_LEVEL ?? 'info',
     };
     const script = `. ${JSON.stringify(join(packageRoot(), 'test', 'bench', 'lanyard-pair.env.sh'))} && exec bash ./run-all.sh`;

@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CLI } from '../../support/cli.js';
+import { CLI, ROOT } from '../../support/cli.js';
 import { meshedPod } from '../../support/pods.js';
 import { sh, Topology, type Pod } from './netns.js';
 
@@ -150,7 +150,7 @@ export class NamespaceMesh {
       LANYARD_LOG_LEVEL: 'info',
       ...env,
     };
-    const proxy = new LogStream(`${name}-proxy`, this.topo.spawn(p.netns, [process.execPath, '--max-semi-space-size=1', CLI, 'proxy'], { uid: PROXY_UID, env: proxyEnv }));
+    const proxy = new LogStream(`${name}-proxy`, this.topo.spawn(p.netns, [join(ROOT, 'proxy', 'bin', 'lanyard-proxy')], { uid: PROXY_UID, env: { ...proxyEnv, LANYARD_NODE: process.execPath } }));
     await proxy.waitFor({ event: 'proxy_ready' });
     return { ...p, sa, proxy, app };
   }
