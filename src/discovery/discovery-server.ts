@@ -10,21 +10,7 @@ import { discoveryServiceDefinition } from '../proto/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Counter, Gauge, type Registry } from '../telemetry/metrics.js';
 import { unmeshed, normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
-
-interface ResolveRequestMessage {
-  address: string;
-  port: number;
-}
-
-interface EndpointMessage {
-  address: string;
-  port: number;
-  meshed: boolean;
-  identity: string;
-  spiffe_id: string;
-  source: string;
-  workload: string;
-}
+import type { EndpointMessage, ResolveRequestMessage } from '../proto/discovery-codec.js';
 
 export interface DiscoveryServerConfig {
   source: EndpointSource;
