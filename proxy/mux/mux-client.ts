@@ -61,6 +61,7 @@ export class MuxClient {
   private session: Session | null = null;
   private connecting: Promise<Session | TLSSocket> | null = null;
   private classicUntil = 0;
+  private lastUsed = Date.now();
 
   constructor(private readonly cfg: MuxClientConfig) {}
 
@@ -71,6 +72,7 @@ export class MuxClient {
    * application's bytes were read.
    */
   async dial(port: number): Promise<DialResult> {
+    this.lastUsed = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (this.cfg.multiplex === false || Date.now() < this.classicUntil) return this.classic();
       let session = this.live();
@@ -89,6 +91,11 @@ export class MuxClient {
         if (this.session === session) this.session = null; // it is going away: use a new one
       }
     }
+  }
+
+  /** True when it holds no session and has not dialled for `ms`: the owner may forget it. */
+  unusedFor(ms: number): boolean {
+    return !this.connecting && (!this.session || this.session.h2.closed || this.session.h2.destroyed) && Date.now() - this.lastUsed > ms;
   }
 
   /** Closes idle sessions and drains all (on stop). */

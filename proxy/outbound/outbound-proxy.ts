@@ -59,7 +59,19 @@ export class OutboundProxy {
   private active = 0;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly cfg: OutboundProxyConfig) {}
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly cfg: OutboundProxyConfig) {
+    // Destinations come and go (pods are replaced): forget the per-destination state of those
+    // not dialled for a while, so a long-lived proxy in a churning cluster does not grow.
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    for (const [key, m] of this.muxes) if (m.unusedFor(10 * 60_000)) this.muxes.delete(key);
+    while (this.sessions.size > 10_000) this.sessions.delete(this.sessions.keys().next().value as string);
+  }
 
   /** Starts one listener per route with a listen address; returns the bound addresses. */
   async start(): Promise<HostPort[]> {
@@ -83,6 +95,7 @@ export class OutboundProxy {
 
   /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
   async stop(graceMs = 5000): Promise<void> {
+    clearInterval(this.sweeper);
     for (const m of this.muxes.values()) m.close();
     await drain(this.servers, this.sockets, graceMs);
   }
