@@ -169,7 +169,8 @@ export class GrpcChannel {
   }
 }
 
-function frame(msg: Buffer): Buffer {
+/** A gRPC length-prefixed message: 1 byte not-compressed, 4 bytes length, the message. */
+export function frame(msg: Buffer): Buffer {
   const out = Buffer.alloc(5 + msg.length);
   out.writeUInt32BE(msg.length, 1);
   msg.copy(out, 5);

@@ -8,8 +8,3 @@ export function envOption(flags: string, description: string, env: string, defau
   const o = new Option(flags, `${description} [env: ${env}]`).env(env);
   return defaultValue === undefined ? o : o.default(defaultValue);
 }
-
-/** "--addr (or LANYARD_IDENTITY_ADDR)" for error messages. */
-export function optionName(flag: string, env: string): string {
-  return `${flag} (or ${env})`;
-}

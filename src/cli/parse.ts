@@ -47,10 +47,3 @@ export function parsePositiveInt(value: string, what: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${what}: expected a positive integer, got ${JSON.stringify(value)}`);
   return n;
 }
-
-export function parseBool(value: string, what: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-  throw new Error(`${what}: expected true or false, got ${JSON.stringify(value)}`);
-}

@@ -1,33 +1,18 @@
 /**
- * A minimal gRPC client for Certify on bare node:http2, for load generation only: it frames
- * and encodes the request by hand and checks grpc-status, so the load generator spends as
- * little of the machine's two cores as the peers' minimal HTTP clients do (cfssl-load.mjs).
+ * A minimal gRPC client for Certify on bare node:http2, for load generation only: it sends
+ * requests pre-encoded with the sidecar's own codec and checks only grpc-status, so the load
+ * generator spends as little of the machine's two cores as the peers' minimal HTTP clients
+ * do (cfssl-load.mjs).
  * Correctness of responses is covered by the tests, which use grpc-js.
  */
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
-
-const PATH = '/io.linkerd.proxy.identity.Identity/Certify';
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
-function field(tag: number, value: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), varint(value.length), value]);
-}
+import { encodeCertifyRequest } from '../../src/proto/certify-codec.js';
+import { CERTIFY_PATH } from '../../proxy/identity/certify-client.js';
+import { frame } from '../../proxy/grpc/grpc-channel.js';
 
 /** A complete gRPC message frame for CertifyRequest{identity, token, csr}. */
 export function certifyFrame(identity: string, token: string, csr: Buffer): Buffer {
-  const msg = Buffer.concat([field(0x0a, Buffer.from(identity)), field(0x12, Buffer.from(token)), field(0x1a, csr)]);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(msg.length, 1);
-  return Buffer.concat([header, msg]);
+  return frame(encodeCertifyRequest({ identity, token: Buffer.from(token), certificate_signing_request: csr }));
 }
 
 export class LightCertifyClient {
@@ -43,7 +28,7 @@ export class LightCertifyClient {
     return new Promise((resolve, reject) => {
       const stream = this.session.request({
         [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: PATH,
+        [constants.HTTP2_HEADER_PATH]: CERTIFY_PATH,
         'content-type': 'application/grpc',
         te: 'trailers',
       });
