@@ -33,6 +33,9 @@ export function checkRequest(req: CertifyRequest, td: TrustDomain): CheckedReque
       `identity: ${JSON.stringify(identity.slice(0, 300))} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`,
     );
   }
-  const token = Buffer.from(req.token).toString('utf8').trim();
-  return { identity, requested, token, csr: Buffer.from(req.certificate_signing_request) };
+  // grpc-js hands over Buffers already: view them rather than copy them on every call.
+  const token = asBuffer(req.token).toString('utf8').trim();
+  return { identity, requested, token, csr: asBuffer(req.certificate_signing_request) };
 }
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
