@@ -52,7 +52,8 @@ export class ConnectionAudit {
       local_identity: r.localIdentity,
       peer_identity: peer,
       peer_spiffe_id: r.peerSpiffeId ?? null,
-      ...(r.direction === 'outbound' ? { expected_identity: r.expectedIdentity ?? null } : {}),
+      // One schema for every path: inbound has no expectation, so null.
+      expected_identity: r.expectedIdentity ?? null,
       tls: r.tls,
       src: r.src,
       dst: r.dst,

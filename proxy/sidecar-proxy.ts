@@ -122,7 +122,7 @@ export class SidecarProxy {
       tls: this.tls,
       policy: this.policy,
       target: (s) => this.inboundTarget(s),
-      streamTarget: (port) => this.streamTarget(port),
+      streamTarget: (port, host) => this.streamTarget(port, host),
       ownPorts: () => [inboundPort, this.cfg.admin.port, ...outboundAddrs.map((a) => a.port)],
       detectTimeoutMs: this.cfg.detectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
@@ -172,16 +172,24 @@ export class SidecarProxy {
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
   }
 
-  /** A multiplexed stream: explicit mode always goes to the app port; transparent, to the port the stream names. */
-  private streamTarget(port: number): InboundTarget | Error {
+  /**
+   * A multiplexed stream: explicit mode always goes to the app port; transparent, to the port
+   * the stream names on the pod's own address (`host`, where the session's connection was
+   * sent), never loopback, so a port bound to 127.0.0.1 stays reachable only from inside the pod.
+   */
+  private streamTarget(port: number, host: string): InboundTarget | Error {
     if (!this.cfg.transparent) {
       if (this.cfg.appPort === null) return new Error('no application port: set LANYARD_PROXY_APP_PORT');
-      return { host: '127.0.0.1', port: this.cfg.appPort, dst: '' };
+      return { host: '127.0.0.1', port: this.cfg.appPort };
     }
-    return { host: '127.0.0.1', port, dst: '' };
+    return { host, port };
   }
 
-  /** Explicit mode: LANYARD_PROXY_APP_PORT; transparent: the port the peer originally dialled. */
+  /**
+   * Explicit mode: 127.0.0.1:LANYARD_PROXY_APP_PORT. Transparent: the original destination,
+   * the pod's own address and the port the peer dialled (as Istio does since 1.10): delivering
+   * to loopback instead would expose ports the application bound to 127.0.0.1.
+   */
   private inboundTarget(socket: Socket): InboundTarget | Error {
     if (this.cfg.transparent && this.native) {
       let dst: OriginalDestination | null = null;
@@ -190,12 +198,12 @@ export class SidecarProxy {
       } catch (e) {
         return new Error(`cannot read the original destination: ${(e as Error).message}`);
       }
-      if (dst) return { host: '127.0.0.1', port: dst.port, dst: fmt({ host: dst.address, port: dst.port }) };
+      if (dst) return { host: dst.address, port: dst.port };
     }
     if (this.cfg.appPort === null) {
       return new Error(this.cfg.transparent ? 'no original destination (not redirected) and no LANYARD_PROXY_APP_PORT' : 'no application port: set LANYARD_PROXY_APP_PORT');
     }
-    return { host: '127.0.0.1', port: this.cfg.appPort, dst: `${socket.localAddress}:${socket.localPort}` };
+    return { host: '127.0.0.1', port: this.cfg.appPort };
   }
 
   private async startTransparent(outbound: OutboundProxy, ownPorts: () => number[]): Promise<HostPort> {

@@ -5,30 +5,22 @@
  * session's verified client identity as the peer.
  */
 import { constants, performServerHandshake, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
-import { connect as netConnect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ConnectionRecord } from '../audit.js';
-import { ConnectionAudit } from '../audit.js';
-import { splice } from '../io/splice.js';
+import { endpoint } from '../audit.js';
+import type { ConnectionPipeline } from '../io/connection-pipeline.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
 import type { Decision, Peer } from '../policy/peer.js';
 import type { InboundTarget } from './inbound-proxy.js';
 
 export interface MuxInboundConfig {
-  localIdentity: string;
   policy: { current(): { authorize(peer: Peer, port: number): Decision } };
   /** Where a stream for `port` goes (explicit mode: the app port whatever the stream says). */
-  streamTarget: (port: number) => InboundTarget | Error;
+  streamTarget: (port: number, host: string) => InboundTarget | Error;
   /** Ports of the proxy itself: a stream may not loop back into them. */
   ownPorts: () => number[];
-  connectTimeoutMs?: number;
-  idleTimeoutMs?: number;
-  /** Admits one more connection against the limit, or returns false. */
-  admit: () => boolean;
-  release: () => void;
-  track: (s: Socket) => void;
-  audit: ConnectionAudit;
+  /** The inbound pipeline: streams share the inbound limit and audit with classic connections. */
+  pipeline: ConnectionPipeline;
   metrics?: ProxyMetrics;
 }
 
@@ -37,7 +29,7 @@ export interface MuxPeer {
   spiffeId: string | null;
   address: string;
   src: string;
-  /** The address the session's connection was made to (its original destination when redirected). */
+  /** The host the session's connection was made to (its original destination when redirected). */
   dstHost: string;
 }
 
@@ -70,74 +62,42 @@ export class MuxInbound {
   private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer): void {
     stream.on('error', () => undefined);
     const port = portOf(headers[':authority']);
-    const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port);
-    const record: ConnectionRecord = {
-      direction: 'inbound',
-      localIdentity: this.cfg.localIdentity,
+    const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
+    const conn = this.cfg.pipeline.begin({
       peerIdentity: peer.identity,
       peerSpiffeId: peer.spiffeId,
       tls: true,
       src: peer.src,
-      dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : `${peer.dstHost}:${port}`,
+      dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : endpoint(target.host, target.port),
       port: target instanceof Error ? port ?? 0 : target.port,
       decision: 'deny',
       rule: 'mux',
       reason: '',
-      rx: 0,
-      tx: 0,
-      startedAt: performance.now(),
-      closeReason: '',
-    };
-    const refuse = (status: number, reason: string, closeReason: string) => {
-      record.reason = reason;
-      // A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere.
-      if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: status }, { endStream: true });
-      else stream.close(constants.NGHTTP2_CANCEL);
-      this.cfg.audit.opened(record);
-      record.closeReason = closeReason;
-      this.cfg.audit.closed(record);
-    };
-    if (headers[':method'] !== 'CONNECT') return refuse(405, `stream method ${String(headers[':method'])} is not CONNECT`, 'protocol-error');
-    if (target instanceof Error) return refuse(400, target.message, 'no-target');
-    if (this.cfg.ownPorts().includes(target.port)) return refuse(403, `stream targets the proxy's own port ${target.port}: loop refused`, 'refused');
-    if (!this.cfg.admit()) {
-      this.cfg.metrics?.refusedEarly('inbound', 'limit');
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 503 }, { endStream: true });
-      return;
-    }
-    const decision = this.cfg.policy.current().authorize({ tls: true, identity: peer.identity, spiffeId: peer.spiffeId, address: peer.address }, target.port);
-    record.decision = decision.allow ? (decision.audit ? 'audit' : 'allow') : 'deny';
-    record.rule = decision.rule;
-    if (!decision.allow) {
-      this.cfg.release();
-      return refuse(403, decision.reason, 'policy-deny');
-    }
-    record.reason = decision.reason;
-    this.cfg.audit.opened(record);
-    const app = netConnect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
-    this.cfg.track(app);
-    const timer = setTimeout(() => app.destroy(new Error('timeout')), this.cfg.connectTimeoutMs ?? 5000);
-    const finish = (closeReason: string) => {
-      this.cfg.release();
-      record.rx = app.bytesWritten;
-      record.tx = app.bytesRead;
-      record.closeReason = closeReason;
-      this.cfg.audit.closed(record);
-    };
-    app.once('connect', () => {
-      clearTimeout(timer);
-      if (stream.destroyed) {
-        app.destroy();
-        return finish('peer-closed');
-      }
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 });
-      void splice(app, stream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => finish(r.reason));
     });
-    app.once('error', (e: NodeJS.ErrnoException) => {
-      if (app.listenerCount('connect') === 0) return; // after connect: splice reports it
-      clearTimeout(timer);
-      if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-      finish(`app-connect:${e.code ?? e.message}`);
+    const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
+      answer(stream, status);
+      if (rule) conn.record.rule = rule;
+      conn.close(closeReason, reason);
+    };
+    if (headers[':method'] !== 'CONNECT') return refuse(405, 'protocol-error', `stream method ${String(headers[':method'])} is not CONNECT`);
+    if (target instanceof Error) return refuse(400, 'no-target', target.message, 'target');
+    if (this.cfg.ownPorts().includes(target.port)) return refuse(403, 'refused', `stream targets the proxy's own port ${target.port}: loop refused`, 'target');
+    if (!conn.admit()) return answer(stream, 503);
+    const decision = this.cfg.policy.current().authorize({ tls: true, identity: peer.identity, spiffeId: peer.spiffeId, address: peer.address }, target.port);
+    if (!conn.decide(decision)) return refuse(403, 'policy-deny');
+    void conn.carry({
+      downstream: stream,
+      dial: () => this.cfg.pipeline.dialTcp(target.host, target.port, stream),
+      app: 'upstream',
+      failed: (e) => ({ closeReason: `app-connect:${e.code ?? e.message}` }),
+      abandon: () => answer(stream, 502),
+      connected: () => stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 }),
     });
   }
+}
+
+/** A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere. */
+function answer(stream: ServerHttp2Stream, status: number): void {
+  if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: status }, { endStream: true });
+  else stream.close(constants.NGHTTP2_CANCEL);
 }

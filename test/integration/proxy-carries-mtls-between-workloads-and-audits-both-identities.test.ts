@@ -34,7 +34,8 @@ test('request succeeds and both audit lines name the other identity, field by fi
     peer_identity: WEB,
     peer_spiffe_id: 'spiffe://cluster.local/ns/default/sa/web',
     tls: true,
-    dst: `127.0.0.1:${api.inbound}`,
+    // Where the bytes went (the stream named api's inbound port; explicit mode delivers to the app).
+    dst: `127.0.0.1:${apiPort}`,
     port: apiPort,
     decision: 'allow',
     rule: 'default:all-authenticated',
