@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isDnsName, TrustDomain } from '../src/pki/names.js';
+import { parseDuration } from '../src/util/duration.js';
 import { hostPort, parseRoutes, type HostPort, type Route } from './outbound/routes.js';
 
 export interface ProxyConfig {
@@ -37,6 +38,8 @@ export interface ProxyConfig {
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** HTTP/2 PING keepalive on mux sessions and gRPC channels: a silent peer is found within this (0: off). */
+  keepaliveMs: number;
   maxConnections: number;
   minRefreshMs: number;
   shutdownGraceMs: number;
@@ -73,6 +76,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_HANDSHAKE_TIMEOUT: ['10s', 'TLS handshake timeout'],
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
+  LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
@@ -182,6 +186,7 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
+    keepaliveMs: wrap('LANYARD_PROXY_KEEPALIVE', () => parseDuration(need('LANYARD_PROXY_KEEPALIVE'))),
     maxConnections,
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),

@@ -46,6 +46,8 @@ export interface InboundProxyConfig {
   connectTimeoutMs?: number;
   /** Default 1h. */
   idleTimeoutMs?: number;
+  /** PING keepalive on mux sessions. Default 20s; 0 disables. */
+  keepaliveMs?: number;
   /** Concurrent inbound connections. Default 10,000. */
   maxConnections?: number;
   audit: ConnectionAudit;
@@ -76,6 +78,9 @@ export class InboundProxy {
       streamTarget: cfg.streamTarget,
       ownPorts: cfg.ownPorts,
       pipeline: this.pipeline,
+      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+      keepaliveMs: cfg.keepaliveMs,
+      idleTimeoutMs: cfg.idleTimeoutMs,
       metrics: cfg.metrics,
     });
     // New anchors: sessions whose clients were verified against the old ones finish their
@@ -160,7 +165,8 @@ export class InboundProxy {
       if (t.tls.alpnProtocol === MUX_ALPN) {
         // A multiplexed session: each stream is audited as its own connection.
         const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
-        const peer = { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost };
+        const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
+        const peer = { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt };
         return this.mux.serve(t.tls, peer, () => conn.release());
       }
       peerSide = t.tls;

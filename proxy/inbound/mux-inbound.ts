@@ -8,6 +8,7 @@ import { constants, performServerHandshake, type ServerHttp2Stream, type Incomin
 import type { TLSSocket } from 'node:tls';
 import { endpoint } from '../audit.js';
 import type { ConnectionPipeline } from '../io/connection-pipeline.js';
+import { SessionGuard } from '../io/session-guard.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
 import type { Decision, Peer } from '../policy/peer.js';
@@ -21,6 +22,12 @@ export interface MuxInboundConfig {
   ownPorts: () => number[];
   /** The inbound pipeline: streams share the inbound limit and audit with classic connections. */
   pipeline: ConnectionPipeline;
+  /** The client's SETTINGS must arrive within this. Default 10s. */
+  handshakeTimeoutMs?: number;
+  /** PING keepalive: a silent client's session is dropped within this. Default 20s; 0 disables. */
+  keepaliveMs?: number;
+  /** A session with no stream open this long is closed. Default 1h; 0 disables. */
+  idleTimeoutMs?: number;
   metrics?: ProxyMetrics;
 }
 
@@ -31,6 +38,8 @@ export interface MuxPeer {
   src: string;
   /** The host the session's connection was made to (its original destination when redirected). */
   dstHost: string;
+  /** When the session must stop taking streams: the earlier NotAfter of the two certificates (epoch ms). */
+  expiresAt: number | null;
 }
 
 export class MuxInbound {
@@ -45,9 +54,19 @@ export class MuxInbound {
     (tls as unknown as { secureConnecting: boolean }).secureConnecting = false;
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
+    const guard = new SessionGuard(session, {
+      socket: tls,
+      setupTimeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000,
+      keepaliveMs: this.cfg.keepaliveMs,
+      idleMs: this.cfg.idleTimeoutMs ?? 3_600_000,
+      expiresAt: peer.expiresAt,
+    });
     session.on('error', () => undefined);
     session.once('remoteSettings', () => session.setLocalWindowSize(MUX_SESSION_WINDOW));
-    session.on('stream', (stream, headers) => this.stream(stream, headers, peer));
+    session.on('stream', (stream, headers) => {
+      guard.track(stream);
+      this.stream(stream, headers, peer);
+    });
     session.once('close', () => {
       this.sessions.delete(session);
       onClose();

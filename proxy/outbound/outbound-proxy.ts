@@ -32,6 +32,8 @@ export interface OutboundProxyConfig {
   handshakeTimeoutMs?: number;
   /** Default 1h. */
   idleTimeoutMs?: number;
+  /** PING keepalive on mux sessions: a silent upstream is replaced within this. Default 20s; 0 disables. */
+  keepaliveMs?: number;
   /** Concurrent outbound connections. Default 10,000. */
   maxConnections?: number;
   /** Resume TLS sessions to upstreams (TLS 1.3 tickets). Default true. */
@@ -191,7 +193,14 @@ export class OutboundProxy {
           return t;
         },
         generation: () => this.cfg.tls.current()?.generation ?? 0,
+        certificateExpiry: () => this.cfg.tls.current()?.certificate.notAfter.getTime() ?? null,
+        // One bound for TCP connect plus TLS handshake (plus the peer's SETTINGS, or its answer to a stream).
+        timeoutMs: (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000),
+        keepaliveMs: this.cfg.keepaliveMs,
         multiplex: this.cfg.multiplex ?? true,
+        onSessionOpen: () => this.cfg.logger.info({ event: 'mux_session_opened', direction: 'outbound', upstream: fmt(address), identity }, 'multiplexed session opened'),
+        onSessionEnd: (why, streams) =>
+          this.cfg.logger.info({ event: 'mux_session_closed', direction: 'outbound', upstream: fmt(address), identity, reason: why, streams }, 'multiplexed session closed'),
       });
       this.muxes.set(key, m);
     }
@@ -243,7 +252,7 @@ function checkIdentity(identity: string, cert: PeerCertificate): Error | undefin
 
 function describeUpstreamError(e: NodeJS.ErrnoException, up: Upstream): string {
   if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH') return e.message;
-  if (e.code === 'timeout') return `upstream ${fmt(up.address)} did not ${up.identity ? 'complete the TLS handshake' : 'accept'} in time`;
+  if (e.code === 'timeout') return `upstream ${fmt(up.address)}: ${e.message}`;
   if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code)) return `upstream certificate rejected: ${e.code}`;
   // Reached, but what answered does not speak TLS for this name (say a proxy with another
   // identity passed our ClientHello through to its plaintext app): not a reachability problem.
