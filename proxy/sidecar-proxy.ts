@@ -69,7 +69,7 @@ export class SidecarProxy {
         ? new StaticIdentity({ identity: cfg.localIdentity, certFile: cfg.certFile, keyFile: cfg.keyFile, tls: this.tls, logger: deps.logger, metrics: this.metrics })
         : new WorkloadIdentity({
             identity: cfg.localIdentity,
-            connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem }),
+            connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem, keepaliveMs: cfg.keepaliveMs }),
             tokenFile: cfg.tokenFile,
             tls: this.tls,
             identityDir: cfg.identityDir ?? undefined,
@@ -213,6 +213,8 @@ export class SidecarProxy {
     this.discovery = new DiscoveryClient({
       address: this.cfg.discoveryAddr!,
       tls: this.cfg.discoveryName ? { serverName: this.cfg.discoveryName, trustAnchorsPem: this.tls.anchors() } : undefined,
+      keepaliveMs: this.cfg.keepaliveMs,
+      connectTimeoutMs: this.cfg.connectTimeoutMs + this.cfg.handshakeTimeoutMs,
       logger: this.deps.logger,
     });
     const resolver = new TransparentResolver({

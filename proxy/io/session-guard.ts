@@ -22,8 +22,8 @@ import { timerDelay } from '../../src/util/duration.js';
 export type SessionEnd = 'setup-timeout' | 'keepalive-timeout' | 'idle' | 'expired' | 'peer-left' | 'closed';
 
 export interface SessionGuardOptions {
-  /** The session's transport (its 'end' is the peer leaving). */
-  socket: Duplex;
+  /** The session's transport when it half-closes on FIN (allowHalfOpen): its 'end' is the peer leaving. */
+  socket?: Duplex;
   /** Default 10s; 0 disables. */
   setupTimeoutMs?: number;
   /** Detection bound for a silent peer. Default 20s; 0 disables. */
@@ -54,7 +54,7 @@ export class SessionGuard {
     // 'connect' fires before the peer has said anything; its SETTINGS prove it speaks HTTP/2.
     session.once('remoteSettings', () => this.established());
     session.once('close', () => this.stop());
-    o.socket.once('end', () => this.destroy('peer-left'));
+    o.socket?.once('end', () => this.destroy('peer-left'));
     if (o.expiresAt != null) this.expiryTimer = unref(setTimeout(() => this.end('expired'), timerDelay(o.expiresAt - Date.now())));
     this.idle();
   }
@@ -115,8 +115,9 @@ export class SessionGuard {
 
   private destroy(why: SessionEnd): void {
     this.ended ??= why;
-    if (!this.session.destroyed) this.session.destroy();
-    this.o.socket.destroy();
+    // With an error, so callers waiting on the session's streams can say what happened.
+    if (!this.session.destroyed) this.session.destroy(why === 'peer-left' ? undefined : new SessionGuardError(why, this.o));
+    this.o.socket?.destroy();
   }
 
   private stop(): void {
@@ -124,6 +125,17 @@ export class SessionGuard {
     for (const t of [this.setupTimer, this.idleTimer, this.expiryTimer]) if (t) clearTimeout(t);
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.setupTimer = this.idleTimer = this.expiryTimer = this.pingTimer = null;
+  }
+}
+
+/** Why a guard destroyed a session: `code` is ERR_LANYARD_SETUP_TIMEOUT or ERR_LANYARD_KEEPALIVE_TIMEOUT. */
+export class SessionGuardError extends Error {
+  readonly code: string;
+
+  constructor(why: SessionEnd, o: SessionGuardOptions) {
+    super(why === 'setup-timeout' ? `no HTTP/2 SETTINGS from the peer within ${o.setupTimeoutMs ?? 10_000} ms` : `the peer answered no PING within ${o.keepaliveMs ?? 20_000} ms`);
+    this.name = 'SessionGuardError';
+    this.code = why === 'setup-timeout' ? 'ERR_LANYARD_SETUP_TIMEOUT' : 'ERR_LANYARD_KEEPALIVE_TIMEOUT';
   }
 }
 
