@@ -25,6 +25,7 @@ import { TrustAnchorsFile } from './trust-anchors-file.js';
 import { DiscoveryClient } from './discovery/discovery-client.js';
 import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
+import { checkNodeInternals } from './node-internals.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -108,6 +109,8 @@ export class SidecarProxy {
 
   /** Starts admin and the identity client; resolves once the listeners are up. */
   async start(): Promise<RunningProxy> {
+    // Before anything listens: a Node without the internals the proxy reads must not start.
+    await checkNodeInternals();
     await this.policy.start();
     const admin = await this.admin.start();
     this.anchorsFile?.start();

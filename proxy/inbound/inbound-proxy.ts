@@ -153,7 +153,7 @@ export class InboundProxy {
     const terminate = d.kind === 'tls' && d.sni === this.cfg.localIdentity;
     this.cfg.metrics?.detected(terminate ? 'tls-local' : d.kind === 'tls' ? 'tls-passthrough' : d.kind === 'malformed' ? 'malformed' : 'plaintext');
     if (terminate) {
-      const t = await terminateTls(socket, { context: this.contextFor(material), material, offersMux: d.mux === true, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
+      const t = await terminateTls(socket, { context: this.contextFor(material), offersMux: d.mux === true, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
       conn.record.tls = true;
       if (!('tls' in t)) {
         conn.record.rule = 'tls';

@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { endpoint } from '../audit.js';
 import type { ConnectionPipeline } from '../io/connection-pipeline.js';
 import { SessionGuard } from '../io/session-guard.js';
+import { markSecureConnected } from '../node-internals.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
 import type { Decision, Peer } from '../policy/peer.js';
@@ -49,9 +50,7 @@ export class MuxInbound {
 
   /** Serves a mux session on a terminated TLS socket; `onClose` runs when it ends. */
   serve(tls: TLSSocket, peer: MuxPeer, onClose: () => void): void {
-    // A TLSSocket made outside tls.Server keeps `secureConnecting` true after its handshake
-    // (tls.Server clears it); HTTP/2 would wait for a 'secureConnect' that never comes.
-    (tls as unknown as { secureConnecting: boolean }).secureConnecting = false;
+    markSecureConnected(tls);
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
     const guard = new SessionGuard(session, {

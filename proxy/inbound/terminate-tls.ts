@@ -4,13 +4,11 @@
  * Resolves with the TLS socket and the verified peer names, or with why it failed (the
  * socket is then destroyed).
  */
-import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type DetailedPeerCertificate, type SecureContext } from 'node:tls';
-import { TrustBundle } from '../../src/pki/trust-bundle.js';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
+import { tlsVerifyError } from '../node-internals.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
-import type { TlsMaterial } from '../tls/tls-state.js';
 
 export interface Terminated {
   tls: TLSSocket;
@@ -31,7 +29,6 @@ export interface TerminateFailure {
 
 export interface TerminateOptions {
   context: SecureContext;
-  material: TlsMaterial;
   /** The ClientHello offered `lanyard.mux.v1`. */
   offersMux: boolean;
   timeoutMs: number;
@@ -64,7 +61,7 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
       const seconds = (performance.now() - started) / 1000;
       const cert = tls.getPeerCertificate();
       if (!cert || Object.keys(cert).length === 0) return resolve({ tls, identity: null, spiffeId: null, notAfter: null, seconds, resumed: tls.isSessionReused() });
-      const verifyError = clientVerifyError(tls, o.material);
+      const verifyError = clientVerifyError(tls);
       if (verifyError) return fail('client-cert-rejected', `client certificate rejected: ${verifyError}`);
       const names = parseSubjectAltName(cert.subjectaltname);
       resolve({ tls, identity: names.dns[0] ?? null, spiffeId: names.spiffe, notAfter: new Date(Date.parse(cert.valid_to)), seconds, resumed: tls.isSessionReused() });
@@ -72,26 +69,8 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
   });
 }
 
-/**
- * OpenSSL verified the client's chain against the anchors during the handshake and kept
- * the result; only a TLSSocket owned by a tls.Server copies it into `authorized`, so read
- * it where tls.Server does (`_handle.verifyError()`). If that internal ever disappears,
- * verify the presented chain with public APIs instead.
- */
-function clientVerifyError(tls: TLSSocket, material: TlsMaterial): string | null {
-  const handle = (tls as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
-  if (typeof handle?.verifyError === 'function') {
-    const err = handle.verifyError();
-    return err ? err.code ?? err.message : null;
-  }
-  try {
-    const chain: X509Certificate[] = [];
-    for (let c: DetailedPeerCertificate | undefined = tls.getPeerCertificate(true); c?.raw && chain.length < 8; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) {
-      chain.push(new X509Certificate(c.raw));
-    }
-    TrustBundle.fromPem(material.anchorsPem).verify(chain.filter((c, i) => i === 0 || !c.ca || !c.checkIssued(c)), new Date());
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
+/** OpenSSL verified the client's chain against the anchors during the handshake; its verdict. */
+function clientVerifyError(tls: TLSSocket): string | null {
+  const err = tlsVerifyError(tls);
+  return err ? err.code ?? err.message : null;
 }
