@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isDnsName, TrustDomain } from '../src/pki/names.js';
 import { parseDuration } from '../src/util/duration.js';
+import { parseInteger } from '../src/util/value-error.js';
 import { hostPort, parseRoutes, type HostPort, type Route } from './outbound/routes.js';
 
 export interface ProxyConfig {
@@ -41,6 +42,8 @@ export interface ProxyConfig {
   /** HTTP/2 PING keepalive on mux sessions and gRPC channels: a silent peer is found within this (0: off). */
   keepaliveMs: number;
   maxConnections: number;
+  /** Inbound slots only authenticated peers may take (default a tenth of maxConnections). */
+  authenticatedReserve: number;
   minRefreshMs: number;
   shutdownGraceMs: number;
   /** Offer the multiplexed transport to upstream proxies. */
@@ -77,7 +80,8 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
   LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
-  LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
+  LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
+  LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of LANYARD_PROXY_MAX_CONNECTIONS)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
@@ -188,6 +192,9 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
     keepaliveMs: wrap('LANYARD_PROXY_KEEPALIVE', () => parseDuration(need('LANYARD_PROXY_KEEPALIVE'))),
     maxConnections,
+    authenticatedReserve: get('LANYARD_PROXY_AUTHENTICATED_RESERVE') === undefined
+      ? Math.floor(maxConnections / 10)
+      : wrap('LANYARD_PROXY_AUTHENTICATED_RESERVE', () => parseInteger(need('LANYARD_PROXY_AUTHENTICATED_RESERVE'), 0, maxConnections - 1)),
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
     multiplex: bool('LANYARD_PROXY_MUX'),

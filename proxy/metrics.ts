@@ -4,6 +4,7 @@
  * the verified identity or `unauthenticated`.
  */
 import { Counter, Gauge, Histogram, type Registry } from '../src/telemetry/metrics.js';
+import { peerName, type ConnectionRecord } from './audit.js';
 import type { WorkloadCertificate } from './tls/tls-state.js';
 
 export type Direction = 'inbound' | 'outbound';
@@ -53,16 +54,17 @@ export class ProxyMetrics {
     }
   }
 
-  connectionOpened(direction: Direction, peer: string, decision: string): void {
-    this.opened.inc({ direction, peer_identity: peer, decision });
-    this.active.inc({ direction });
+  connectionOpened(r: ConnectionRecord): void {
+    this.opened.inc({ direction: r.direction, peer_identity: peerName(r), decision: r.decision });
+    this.active.inc({ direction: r.direction });
   }
 
-  connectionClosed(direction: Direction, peer: string, decision: string, reason: string, rx: number, tx: number): void {
-    this.closed.inc({ direction, peer_identity: peer, decision, reason });
+  connectionClosed(r: ConnectionRecord): void {
+    const direction = r.direction;
+    this.closed.inc({ direction, peer_identity: peerName(r), decision: r.decision, reason: r.closeReason });
     this.active.dec({ direction });
-    if (rx) this.bytes.inc({ direction, flow: 'rx' }, rx);
-    if (tx) this.bytes.inc({ direction, flow: 'tx' }, tx);
+    if (r.rx) this.bytes.inc({ direction, flow: 'rx' }, r.rx);
+    if (r.tx) this.bytes.inc({ direction, flow: 'tx' }, r.tx);
   }
 
   handshakeDone(direction: Direction, seconds: number, resumed: boolean): void {

@@ -53,6 +53,7 @@ export class SidecarProxy {
   private stopped = false;
   private readonly native: NativeAddon | null;
   private discovery: DiscoveryClient | null = null;
+  private audit: ConnectionAudit | null = null;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -118,6 +119,7 @@ export class SidecarProxy {
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
     const audit = new ConnectionAudit(this.deps.logger, this.metrics);
+    this.audit = audit;
     const inbound = new InboundProxy({
       host: this.cfg.inbound.host,
       port: this.cfg.inbound.port,
@@ -126,6 +128,7 @@ export class SidecarProxy {
       policy: this.policy,
       target: (s) => this.inboundTarget(s),
       streamTarget: (port, host) => this.streamTarget(port, host),
+      streamPorts: () => (this.cfg.transparent ? null : this.cfg.appPort === null ? [] : [this.cfg.appPort]),
       ownPorts: () => [inboundPort, this.cfg.admin.port, ...outboundAddrs.map((a) => a.port)],
       detectTimeoutMs: this.cfg.detectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
@@ -133,6 +136,7 @@ export class SidecarProxy {
       idleTimeoutMs: this.cfg.idleTimeoutMs,
       keepaliveMs: this.cfg.keepaliveMs,
       maxConnections: this.cfg.maxConnections,
+      authenticatedReserve: this.cfg.authenticatedReserve,
       audit,
       metrics: this.metrics,
       logger: this.deps.logger,
@@ -175,6 +179,7 @@ export class SidecarProxy {
     this.anchorsFile?.stop();
     this.discovery?.close();
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
+    this.audit?.flush();
   }
 
   /**

@@ -14,10 +14,11 @@ import { ConnectionPipeline, type ProxiedConnection } from '../io/connection-pip
 import { drain } from '../io/drain.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
-import type { Decision, Peer } from '../policy/peer.js';
+import type { Peer } from '../policy/peer.js';
 import type { TlsMaterial, TlsState } from '../tls/tls-state.js';
 import { detect, type DetectResult } from './detect.js';
 import { MuxInbound } from './mux-inbound.js';
+import type { SessionPolicy } from './session-gate.js';
 import { terminateTls } from './terminate-tls.js';
 
 /** Where the application listens: the bytes go there, and the audit's `dst` says so. */
@@ -31,7 +32,9 @@ export interface InboundProxyConfig {
   port: number;
   localIdentity: string;
   tls: TlsState;
-  policy: { current(): { authorize(peer: Peer, port: number): Decision } };
+  policy: { current(): SessionPolicy };
+  /** The ports a mux session's streams may reach (explicit mode: the app port), or null for any. */
+  streamPorts: () => number[] | null;
   /** The application target of an accepted socket, or an Error saying why there is none. */
   target: (socket: Socket) => InboundTarget | Error;
   /** The target of a multiplexed stream that names `port`, on a session made to `host` (see proxy/mux). */
@@ -48,8 +51,10 @@ export interface InboundProxyConfig {
   idleTimeoutMs?: number;
   /** PING keepalive on mux sessions. Default 20s; 0 disables. */
   keepaliveMs?: number;
-  /** Concurrent inbound connections. Default 10,000. */
+  /** Concurrent inbound connections, sessions and streams. Default 10,000. */
   maxConnections?: number;
+  /** Slots only authenticated peers may take. Default a tenth of maxConnections. */
+  authenticatedReserve?: number;
   audit: ConnectionAudit;
   metrics?: ProxyMetrics;
   logger: Logger;
@@ -66,7 +71,7 @@ export class InboundProxy {
     this.pipeline = new ConnectionPipeline({
       direction: 'inbound',
       localIdentity: cfg.localIdentity,
-      limit: new ConnectionLimit(cfg.maxConnections ?? 10_000),
+      limit: new ConnectionLimit(cfg.maxConnections ?? 10_000, cfg.authenticatedReserve ?? Math.floor((cfg.maxConnections ?? 10_000) / 10)),
       audit: cfg.audit,
       metrics: cfg.metrics,
       connectTimeoutMs: cfg.connectTimeoutMs,
@@ -75,6 +80,7 @@ export class InboundProxy {
     });
     this.mux = new MuxInbound({
       policy: cfg.policy,
+      streamPorts: cfg.streamPorts,
       streamTarget: cfg.streamTarget,
       ownPorts: cfg.ownPorts,
       pipeline: this.pipeline,
@@ -163,14 +169,17 @@ export class InboundProxy {
       conn.record.peerIdentity = t.identity;
       conn.record.peerSpiffeId = t.spiffeId;
       if (t.tls.alpnProtocol === MUX_ALPN) {
+        if (!conn.classify(t.identity !== null || t.spiffeId !== null)) return void t.tls.destroy();
         // A multiplexed session: each stream is audited as its own connection.
         const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
         const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
         const peer = { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt };
-        return this.mux.serve(t.tls, peer, () => conn.release());
+        return this.mux.serve(t.tls, peer, conn);
       }
       peerSide = t.tls;
     }
+    // Now the peer is known: unauthenticated peers may not take the share kept for verified ones.
+    if (!conn.classify(conn.record.peerIdentity !== null || conn.record.peerSpiffeId != null)) return void peerSide.destroy();
     if (target instanceof Error) {
       peerSide.destroy();
       conn.record.rule = 'target';

@@ -3,20 +3,29 @@
  * `lanyard.mux.v1` becomes an HTTP/2 session; each CONNECT stream on it is one application
  * connection, authorized and audited on its own exactly like a classic connection, with the
  * session's verified client identity as the peer.
+ *
+ * The session itself is a connection too: it holds a slot (unauthenticated sessions only from
+ * their share), is audited (`mux_session`) and counted, is bounded by its guard (setup,
+ * keepalive, idle, the peer leaving, certificate expiry), and is refused (its first stream is
+ * answered 403, then GOAWAY) when the policy could never allow its peer a stream. Streams refused at the
+ * limit are audited; a session repeating one refusal is logged in summary.
  */
 import { constants, performServerHandshake, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { endpoint } from '../audit.js';
-import type { ConnectionPipeline } from '../io/connection-pipeline.js';
+import type { ConnectionPipeline, ProxiedConnection } from '../io/connection-pipeline.js';
 import { SessionGuard } from '../io/session-guard.js';
 import { markSecureConnected } from '../node-internals.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
-import type { Decision, Peer } from '../policy/peer.js';
+import type { Peer } from '../policy/peer.js';
 import type { InboundTarget } from './inbound-proxy.js';
+import { sessionVerdict, type SessionPolicy } from './session-gate.js';
 
 export interface MuxInboundConfig {
-  policy: { current(): { authorize(peer: Peer, port: number): Decision } };
+  policy: { current(): SessionPolicy };
+  /** The ports a session's streams may reach (explicit mode: the app port), or null for any. */
+  streamPorts: () => number[] | null;
   /** Where a stream for `port` goes (explicit mode: the app port whatever the stream says). */
   streamTarget: (port: number, host: string) => InboundTarget | Error;
   /** Ports of the proxy itself: a stream may not loop back into them. */
@@ -45,30 +54,43 @@ export interface MuxPeer {
 
 export class MuxInbound {
   private readonly sessions = new Set<ServerHttp2Session>();
+  private sessionSeq = 0;
 
   constructor(private readonly cfg: MuxInboundConfig) {}
 
-  /** Serves a mux session on a terminated TLS socket; `onClose` runs when it ends. */
-  serve(tls: TLSSocket, peer: MuxPeer, onClose: () => void): void {
+  /** Serves a mux session on a terminated TLS socket; `conn` (its slot and record) closes with it. */
+  serve(tls: TLSSocket, peer: MuxPeer, conn: ProxiedConnection): void {
     markSecureConnected(tls);
+    const verdict = sessionVerdict(this.cfg.policy.current(), peerOf(peer), this.cfg.streamPorts());
+    conn.decide(verdict);
+    conn.record.streams = 0;
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
     const guard = new SessionGuard(session, {
       socket: tls,
       setupTimeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000,
       keepaliveMs: this.cfg.keepaliveMs,
-      idleMs: this.cfg.idleTimeoutMs ?? 3_600_000,
+      // A refused session lives only long enough to answer its first stream.
+      idleMs: verdict.allow ? this.cfg.idleTimeoutMs ?? 3_600_000 : this.cfg.handshakeTimeoutMs ?? 10_000,
       expiresAt: peer.expiresAt,
     });
+    conn.hold();
     session.on('error', () => undefined);
     session.once('remoteSettings', () => session.setLocalWindowSize(MUX_SESSION_WINDOW));
+    const summaryKey = `s${++this.sessionSeq}`;
     session.on('stream', (stream, headers) => {
       guard.track(stream);
-      this.stream(stream, headers, peer);
+      conn.record.streams!++;
+      this.stream(stream, headers, peer, summaryKey);
+      // Refused: the first stream is answered (403, so the client knows it is a decision and
+      // does not retry), then the session goes away; one that sends nothing is idle-closed.
+      if (!verdict.allow) session.close();
     });
     session.once('close', () => {
       this.sessions.delete(session);
-      onClose();
+      conn.record.rx = tls.bytesRead;
+      conn.record.tx = tls.bytesWritten;
+      conn.close(verdict.allow ? guard.ended ?? 'closed' : 'policy-deny');
     });
   }
 
@@ -77,7 +99,7 @@ export class MuxInbound {
     for (const s of this.sessions) s.close();
   }
 
-  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer): void {
+  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, summaryKey: string): void {
     stream.on('error', () => undefined);
     const port = portOf(headers[':authority']);
     const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
@@ -92,6 +114,7 @@ export class MuxInbound {
       rule: 'mux',
       reason: '',
     });
+    conn.record.summaryKey = summaryKey;
     const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
       answer(stream, status);
       if (rule) conn.record.rule = rule;
@@ -100,8 +123,9 @@ export class MuxInbound {
     if (headers[':method'] !== 'CONNECT') return refuse(405, 'protocol-error', `stream method ${String(headers[':method'])} is not CONNECT`);
     if (target instanceof Error) return refuse(400, 'no-target', target.message, 'target');
     if (this.cfg.ownPorts().includes(target.port)) return refuse(403, 'refused', `stream targets the proxy's own port ${target.port}: loop refused`, 'target');
-    if (!conn.admit()) return answer(stream, 503);
-    const decision = this.cfg.policy.current().authorize({ tls: true, identity: peer.identity, spiffeId: peer.spiffeId, address: peer.address }, target.port);
+    const authenticated = peer.identity !== null || peer.spiffeId !== null;
+    if (!conn.admit() || !conn.classify(authenticated)) return refuse(503, 'limit', 'the inbound connection limit is reached', 'limit');
+    const decision = this.cfg.policy.current().authorize(peerOf(peer), target.port);
     if (!conn.decide(decision)) return refuse(403, 'policy-deny');
     void conn.carry({
       downstream: stream,
@@ -113,6 +137,8 @@ export class MuxInbound {
     });
   }
 }
+
+const peerOf = (p: MuxPeer): Peer => ({ tls: true, identity: p.identity, spiffeId: p.spiffeId, address: p.address });
 
 /** A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere. */
 function answer(stream: ServerHttp2Stream, status: number): void {

@@ -97,9 +97,19 @@ export class ProxiedConnection {
     return this.slot !== null;
   }
 
-  /** The peer is known: false when it is unauthenticated and their share of the limit is full. */
+  /**
+   * The peer is now known: false (the slot is freed, the refusal counted, nothing audited) when
+   * it is unauthenticated and unauthenticated peers already hold their whole share of the limit.
+   */
   classify(authenticated: boolean): boolean {
-    return this.slot?.classify(authenticated) ?? true;
+    if (this.slot?.classify(authenticated) ?? true) return true;
+    this.cfg.metrics?.refusedEarly(this.cfg.direction, 'unauthenticated-share');
+    return false;
+  }
+
+  /** Counts it as open without carrying anything (a mux session: its streams are carried). */
+  hold(): void {
+    this.open();
   }
 
   /** Records the policy's verdict; returns whether it allows. */

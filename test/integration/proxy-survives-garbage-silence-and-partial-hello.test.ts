@@ -144,7 +144,8 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
 });
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
-  await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })) === 0, 'no active inbound connection');
+  // Nothing but web's multiplexed session from the warm-up, which a session holds until idle.
+  await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })) === 1, 'no active inbound connection but the session');
   await waitUntil(() => api.openFds() <= baselineFds + 2, `fds back to the baseline of ${baselineFds}`);
   expect(api.alive()).toBe(true);
   const r = await tcpExchange(web.outbound[0], 'still here', { end: true });
