@@ -41,6 +41,8 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   /** HTTP/2 PING keepalive on mux sessions and gRPC channels: a silent peer is found within this (0: off). */
   keepaliveMs: number;
+  /** A session repeating one refusal: its first line in full, then one summary line per this. */
+  auditSummaryIntervalMs: number;
   maxConnections: number;
   /** Inbound slots only authenticated peers may take (default a tenth of maxConnections). */
   authenticatedReserve: number;
@@ -80,6 +82,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
   LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
+  LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL: ['10s', 'a mux session that repeats one refusal gets its first audit line in full, then one line with the count per this interval'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
   LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of LANYARD_PROXY_MAX_CONNECTIONS)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
@@ -113,6 +116,12 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   /** A duration; zero only where it means "disabled". */
   const duration = (name: string, zeroAllowed = false): number => {
     const ms = wrap(name, () => parseDurationMs(need(name), name));
+    if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${name}: must be greater than zero`);
+    return ms;
+  };
+  /** In src/util's grammar (the durations above move to it with the CLI conventions). */
+  const utilDuration = (name: string, zeroAllowed = false): number => {
+    const ms = wrap(name, () => parseDuration(need(name)));
     if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${name}: must be greater than zero`);
     return ms;
   };
@@ -190,7 +199,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
-    keepaliveMs: wrap('LANYARD_PROXY_KEEPALIVE', () => parseDuration(need('LANYARD_PROXY_KEEPALIVE'))),
+    keepaliveMs: utilDuration('LANYARD_PROXY_KEEPALIVE', true),
+    auditSummaryIntervalMs: utilDuration('LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL'),
     maxConnections,
     authenticatedReserve: get('LANYARD_PROXY_AUTHENTICATED_RESERVE') === undefined
       ? Math.floor(maxConnections / 10)

@@ -103,7 +103,7 @@ export class SidecarProxy {
       host: cfg.admin.host,
       port: cfg.admin.port,
       registry: this.registry,
-      ready: () => (this.inbound ? { ready: true } : { ready: false, reason: `waiting for identity (${this.identity.lastFailure ?? 'first Certify in progress'})` }),
+      ready: () => this.readiness(),
       routes: { '/identity': () => this.describeIdentity() },
     });
   }
@@ -118,7 +118,7 @@ export class SidecarProxy {
     this.identity.start();
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
-    const audit = new ConnectionAudit(this.deps.logger, this.metrics);
+    const audit = new ConnectionAudit(this.deps.logger, this.metrics, { summaryIntervalMs: this.cfg.auditSummaryIntervalMs });
     this.audit = audit;
     const inbound = new InboundProxy({
       host: this.cfg.inbound.host,
@@ -180,6 +180,16 @@ export class SidecarProxy {
     this.discovery?.close();
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
     this.audit?.flush();
+  }
+
+  /** Ready while listening with a certificate that has not expired (peers refuse an expired one). */
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.inbound) return { ready: false, reason: `waiting for identity (${this.identity.lastFailure ?? 'first Certify in progress'})` };
+    const cert = this.tls.current()?.certificate;
+    if (cert && cert.notAfter.getTime() <= Date.now()) {
+      return { ready: false, reason: `certificate ${cert.serial} expired at ${cert.notAfter.toISOString()} (${this.identity.lastFailure ?? 'refresh in progress'})` };
+    }
+    return { ready: true };
   }
 
   /**

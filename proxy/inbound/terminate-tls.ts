@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
 import { tlsVerifyError } from '../node-internals.js';
-import { parseSubjectAltName } from '../tls/peer-identity.js';
+import { provePeer } from '../tls/peer-identity.js';
 
 export interface Terminated {
   tls: TLSSocket;
@@ -63,8 +63,9 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
       if (!cert || Object.keys(cert).length === 0) return resolve({ tls, identity: null, spiffeId: null, notAfter: null, seconds, resumed: tls.isSessionReused() });
       const verifyError = clientVerifyError(tls);
       if (verifyError) return fail('client-cert-rejected', `client certificate rejected: ${verifyError}`);
-      const names = parseSubjectAltName(cert.subjectaltname);
-      resolve({ tls, identity: names.dns[0] ?? null, spiffeId: names.spiffe, notAfter: new Date(Date.parse(cert.valid_to)), seconds, resumed: tls.isSessionReused() });
+      const proof = provePeer(cert);
+      if ('refusal' in proof) return fail('client-cert-rejected', `client certificate rejected: ${proof.refusal}`);
+      resolve({ tls, ...proof, notAfter: new Date(Date.parse(cert.valid_to)), seconds, resumed: tls.isSessionReused() });
     });
   });
 }

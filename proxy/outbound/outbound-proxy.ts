@@ -13,7 +13,7 @@ import { ConnectionLimit } from '../io/connection-limit.js';
 import { ConnectionPipeline, type ProxiedConnection } from '../io/connection-pipeline.js';
 import type { SpliceEnd } from '../io/splice.js';
 import type { ProxyMetrics } from '../metrics.js';
-import { parseSubjectAltName } from '../tls/peer-identity.js';
+import { parseSubjectAltName, provePeer } from '../tls/peer-identity.js';
 import type { TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
 import { drain } from '../io/drain.js';
@@ -241,8 +241,17 @@ function refuse(conn: ProxiedConnection, client: Socket, reason: string): void {
   conn.close('refused', reason);
 }
 
-/** The server must present `identity` among its DNS SANs (its chain was verified by OpenSSL). */
+/**
+ * The server must present `identity` among its DNS SANs (its chain was verified by OpenSSL),
+ * in a certificate that is a leaf and whose SPIFFE ID, if any, names the same account.
+ */
 function checkIdentity(identity: string, cert: PeerCertificate): Error | undefined {
+  const proof = provePeer(cert);
+  if ('refusal' in proof) {
+    const err = new Error(`server certificate refused: ${proof.refusal}`) as NodeJS.ErrnoException;
+    err.code = 'ERR_LANYARD_PEER_CERTIFICATE';
+    return err;
+  }
   const names = parseSubjectAltName(cert.subjectaltname);
   if (names.dns.includes(identity)) return undefined;
   const err = new Error(`server identity mismatch: expected ${identity}, certificate names ${names.dns.join(', ') || 'no DNS identity'}`) as NodeJS.ErrnoException;
@@ -251,7 +260,7 @@ function checkIdentity(identity: string, cert: PeerCertificate): Error | undefin
 }
 
 function describeUpstreamError(e: NodeJS.ErrnoException, up: Upstream): string {
-  if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH') return e.message;
+  if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH' || e.code === 'ERR_LANYARD_PEER_CERTIFICATE') return e.message;
   if (e.code === 'timeout') return `upstream ${fmt(up.address)}: ${e.message}`;
   if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code)) return `upstream certificate rejected: ${e.code}`;
   // Reached, but what answered does not speak TLS for this name (say a proxy with another

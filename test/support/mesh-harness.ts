@@ -3,8 +3,10 @@
  * real `lanyard proxy` processes, and tiny HTTP applications. Every port is ephemeral;
  * proxies report theirs in the `proxy_ready` log line.
  */
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject, type X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, webcrypto, type KeyObject, type X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
 import { createServer, request, type Server } from 'node:http';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -311,6 +313,40 @@ export async function workloadLeaf(o: { issuerCert: X509Certificate; issuerKey: 
     notAfter: o.notAfter ?? new Date(Date.now() + 3_600_000),
   });
   return { certPem: encodePem('CERTIFICATE', der), keyPem: (kp.privateKey as KeyObject).export({ format: 'pem', type: 'pkcs8' }).toString(), chainPem: o.issuerCert.toString() };
+}
+
+/**
+ * A client leaf the identity service would never issue, signed by `issuerCert`: any DNS and
+ * URI SANs (SPIFFE-only, DNS and SPIFFE naming different accounts), or CA:TRUE.
+ */
+export async function unusualLeaf(o: { issuerCert: X509Certificate; issuerKey: KeyObject; dns?: string[]; uris?: string[]; ca?: boolean }): Promise<LeafPem> {
+  const crypto = webcrypto as unknown as webcrypto.Crypto;
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const signingKey = await crypto.subtle.importKey('pkcs8', o.issuerKey.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const names = [...(o.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(o.uris ?? []).map((value) => ({ type: 'url' as const, value }))];
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+      subject: [],
+      issuer: new x509.X509Certificate(o.issuerCert.raw).subjectName,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3_600_000),
+      publicKey: keys.publicKey,
+      signingKey,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension(names, true),
+        new x509.BasicConstraintsExtension(o.ca === true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (o.ca ? x509.KeyUsageFlags.keyCertSign : 0), true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]),
+        await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(o.issuerCert.raw), false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const keyDer = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { certPem: cert.toString('pem') + '\n', keyPem: encodePem('PRIVATE KEY', keyDer), chainPem: o.issuerCert.toString() };
 }
 
 export interface OpensslResult {
