@@ -55,6 +55,8 @@ export interface ConnectionAuditOptions {
 
 export class ConnectionAudit {
   private readonly summaries: RefusalSummaries;
+  /** Records closed so far (connections, streams and sessions). */
+  closedCount = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -70,6 +72,7 @@ export class ConnectionAudit {
   }
 
   closed(r: ConnectionRecord): void {
+    this.closedCount++;
     this.metrics?.connectionClosed(r);
     const line = {
       event: r.streams === undefined ? 'connection' : 'mux_session',

@@ -26,6 +26,7 @@ import { DiscoveryClient } from './discovery/discovery-client.js';
 import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
 import { checkNodeInternals } from './node-internals.js';
+import { MemoryRelief } from './io/memory-relief.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -54,6 +55,7 @@ export class SidecarProxy {
   private readonly native: NativeAddon | null;
   private discovery: DiscoveryClient | null = null;
   private audit: ConnectionAudit | null = null;
+  private relief: MemoryRelief | null = null;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -62,7 +64,8 @@ export class SidecarProxy {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
     this.metrics = new ProxyMetrics(this.registry);
     this.tls = new TlsState(cfg.trustAnchorsPem);
-    this.native = cfg.transparent ? loadNative() : null;
+    // Optional outside transparent mode: it also returns the memory of connection bursts.
+    this.native = loadNative();
     if (cfg.transparent && !this.native) {
       throw new Error(`LANYARD_PROXY_TRANSPARENT=true needs the native addon to read original destinations: ${nativeStatus().reason}`);
     }
@@ -120,6 +123,11 @@ export class SidecarProxy {
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
     const audit = new ConnectionAudit(this.deps.logger, this.metrics, { summaryIntervalMs: this.cfg.auditSummaryIntervalMs });
     this.audit = audit;
+    const trim = this.native?.mallocTrim?.bind(this.native);
+    if (trim) {
+      this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, logger: this.deps.logger });
+      this.relief.start();
+    }
     const inbound = new InboundProxy({
       host: this.cfg.inbound.host,
       port: this.cfg.inbound.port,
@@ -178,6 +186,7 @@ export class SidecarProxy {
     this.policy.stop();
     this.anchorsFile?.stop();
     this.discovery?.close();
+    this.relief?.stop();
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
     this.audit?.flush();
   }

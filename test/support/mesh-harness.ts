@@ -49,6 +49,8 @@ export interface StartProxyOptions {
   env?: Record<string, string>;
   /** Resolve before the proxy is ready (for tests of the waiting state). */
   noWait?: boolean;
+  /** Run it through proxy/bin/lanyard-proxy (the sidecar's node and malloc settings), as deployed. */
+  launcher?: boolean;
 }
 
 export class Mesh {
@@ -144,7 +146,7 @@ export class Mesh {
       LANYARD_LOG_LEVEL: 'debug',
       ...o.env,
     };
-    const p = spawnProxy(o.name, env);
+    const p = spawnProxy(o.name, env, o.launcher ? [join(ROOT, 'proxy', 'bin', 'lanyard-proxy')] : undefined);
     this.procs.push(p.proc);
     if (!o.noWait) await p.ready;
     return p.proc;
@@ -159,8 +161,9 @@ export class Mesh {
   }
 }
 
-export function spawnProxy(name: string, env: Record<string, string>): { proc: ProxyProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'proxy'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnProxy(name: string, env: Record<string, string>, argv?: string[]): { proc: ProxyProcess; ready: Promise<void> } {
+  const [cmd, ...args] = argv ?? [process.execPath, CLI, 'proxy'];
+  const child = spawn(cmd, args, { env: argv ? { LANYARD_NODE: process.execPath, ...env } : env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const waiters: { match: LogLine; resolve: (l: LogLine) => void }[] = [];
   let buf = '';
