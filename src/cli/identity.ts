@@ -10,13 +10,16 @@ import { Option, type Command } from 'commander';
 import { loadNative, nativeStatus } from '../../proxy/native/index.js';
 import { IdentityClusterSupervisor } from '../identity/identity-cluster.js';
 import { IdentityClusterWorker } from '../identity/identity-cluster-worker.js';
+import { ExtraDnsNames } from '../identity/extra-dns-names.js';
 import { IdentityService, type IdentityServiceConfig } from '../identity/identity-service.js';
 import { DEV_TOKEN_ISSUER } from '../identity/validators/dev-token.js';
 import { JwksSource } from '../identity/validators/jwks-source.js';
 import { JwksTokenValidator } from '../identity/validators/jwks-token-validator.js';
 import { TokenCache } from '../identity/validators/token-cache.js';
 import type { TokenValidator } from '../identity/token-validator.js';
+import { TrustDomain } from '../pki/names.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
+import { parseFlag } from './cli-conventions.js';
 import { defaultDevDir } from './paths.js';
 import { envOption } from './env.js';
 import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt, type HostPort } from './parse.js';
@@ -45,6 +48,7 @@ export interface IdentityOptions {
   skew: string;
   pollInterval: string;
   workers: string;
+  extraDnsNames?: string;
   logLevel: string;
 }
 
@@ -77,6 +81,9 @@ export function registerIdentity(program: Command): void {
     .addOption(envOption('--skew <duration>', 'NotBefore backdating for clock skew', 'LANYARD_IDENTITY_SKEW', '20s'))
     .addOption(envOption('--poll-interval <duration>', 'issuer directory poll period (changes are also watched)', 'LANYARD_IDENTITY_POLL_INTERVAL', '10s'))
     .addOption(envOption('--workers <n|auto>', 'processes serving Certify on the shared port (auto: one per CPU)', 'LANYARD_IDENTITY_WORKERS', '1'))
+    .addOption(
+      envOption('--extra-dns-names <entries>', 'extra DNS names control-plane service accounts may carry, e.g. lanyard-injector=lanyard-injector.lanyard.svc', 'LANYARD_IDENTITY_EXTRA_DNS_NAMES'),
+    )
     .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'))
     .addHelpText(
       'after',
@@ -128,6 +135,9 @@ function parseSettings(o: IdentityOptions): IdentitySettings {
     // The native addon's ECDSA verify is twice as fast as node:crypto for a fresh key; both
     // make the same checks and give the same error codes (src/pki/csr.ts).
     csrVerifier: loadNative()?.ecdsaVerify,
+    extraDnsNames: o.extraDnsNames
+      ? parseFlag('--extra-dns-names', 'LANYARD_IDENTITY_EXTRA_DNS_NAMES', () => ExtraDnsNames.parse(o.extraDnsNames!, new TrustDomain(o.trustDomain, controlNamespace)))
+      : undefined,
   };
   return { addr, adminAddr, issuerDir, controlNamespace, workers, service };
 }

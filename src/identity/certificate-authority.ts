@@ -5,11 +5,12 @@
  * Each failure is a coded error (errors.ts maps codes to gRPC status in one place).
  * Transport, audit and metrics live in identity-server.ts.
  */
-import { checkCsrNames, parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
+import { parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
 import { leafValidity } from '../pki/validity.js';
 import { checkRequest, type CertifyRequest } from './check-request.js';
 import { IdentityError } from './errors.js';
+import { checkCsrNamesAllowing, ExtraDnsNames } from './extra-dns-names.js';
 import type { IssuerStore } from './issuer-store.js';
 import type { TokenValidator } from './token-validator.js';
 
@@ -26,6 +27,8 @@ export interface CertificateAuthorityConfig {
    * Default: node:crypto (WebCrypto raw-point import + crypto.verify). Same checks, same codes.
    */
   csrVerifier?: CsrSignatureVerifier;
+  /** Extra DNS names control-plane identities may carry (extra-dns-names.ts). Default none. */
+  extraDnsNames?: ExtraDnsNames;
   clock?: () => number;
 }
 
@@ -66,13 +69,14 @@ export class CertificateAuthority {
 
     const csr = parseCsr(checked.csr);
     await verifyCsr(csr, this.cfg.csrVerifier);
-    checkCsrNames(csr, checked.identity);
+    const extraDnsNames = checkCsrNamesAllowing(csr, checked.identity, (this.cfg.extraDnsNames ?? ExtraDnsNames.none).allowedFor(checked.identity));
 
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
     const { der: leaf, serial } = await issuer.signer.sign({
       spki: csr.spki,
       publicKey: csr.publicKey,
       dnsName: checked.identity,
+      extraDnsNames,
       spiffeId: this.cfg.trustDomain.spiffeId(proven),
       ...window,
     });

@@ -10,6 +10,7 @@ import { AdminServer } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createRegistry, type Registry } from '../telemetry/metrics.js';
 import { CertificateAuthority } from './certificate-authority.js';
+import type { ExtraDnsNames } from './extra-dns-names.js';
 import { IdentityServer } from './identity-server.js';
 import { IssuerStore } from './issuer-store.js';
 import { ReloadableServerCredentials } from './reloadable-credentials.js';
@@ -39,6 +40,8 @@ export interface IdentityServiceConfig {
   pollIntervalMs?: number;
   /** Fast path for CSR self-signatures (see CertificateAuthorityConfig). Default: node:crypto. */
   csrVerifier?: CsrSignatureVerifier;
+  /** Extra DNS names control-plane identities may carry (extra-dns-names.ts). Default none. */
+  extraDnsNames?: ExtraDnsNames;
   logger: Logger;
   clock?: () => number;
 }
@@ -79,6 +82,7 @@ export class IdentityService {
       lifetimeMs: cfg.lifetimeMs,
       skewMs: cfg.skewMs,
       csrVerifier: cfg.csrVerifier,
+      extraDnsNames: cfg.extraDnsNames,
       clock: cfg.clock,
     });
     this.serving = new ServingCertificate({

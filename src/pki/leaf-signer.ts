@@ -18,6 +18,11 @@ export interface LeafRequest {
   /** The key bytes inside `spki` (for the subject key identifier). */
   publicKey: Buffer;
   dnsName: string;
+  /**
+   * More DNS names after `dnsName`, for a control-plane serving certificate whose name the
+   * operator allowed (e.g. the injector's `lanyard-injector.lanyard.svc`). Default none.
+   */
+  extraDnsNames?: readonly string[];
   spiffeId: string;
   notBefore: Date;
   notAfter: Date;
@@ -89,7 +94,13 @@ export class LeafSigner {
     const san = der.seq(
       SAN_OID,
       der.TRUE, // critical: the subject is empty (RFC 5280 4.2.1.6, SPIFFE X509-SVID §4)
-      der.octetString(der.seq(der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')), der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')))),
+      der.octetString(
+        der.seq(
+          der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')),
+          ...(req.extraDnsNames ?? []).map((n) => der.tlv(0x82, Buffer.from(n, 'ascii'))),
+          der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')),
+        ),
+      ),
     );
     return der.seq(
       VERSION_3,
