@@ -1,0 +1,139 @@
+/**
+ * `lanyard injector`: the mutating admission webhook. Its serving certificate comes from
+ * Certify (its own service-account token, a CSR for its identity and its Service name) and
+ * is renewed in place; the trust bundle it injects under and verifies with is a mounted file,
+ * reloaded when it changes.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CertifyClient } from '../../proxy/identity/certify-client.js';
+import { TrustAnchorsFile } from '../../proxy/trust-anchors-file.js';
+import { CertifiedServingCertificate } from '../inject/certified-serving-certificate.js';
+import { injectConfigFrom } from '../inject/inject-config.js';
+import { InjectorServer } from '../inject/injector-server.js';
+import { componentName, injectorServiceName, PATHS, TOKEN_FILE } from '../inject/mesh-names.js';
+import { KubernetesNamespaceAnnotations } from '../inject/namespace-annotations.js';
+import { excludedNamespaces, WEBHOOK_PATH } from '../install/webhook-configuration.js';
+import { bundleFingerprint } from '../pki/bundle-fingerprint.js';
+import { TrustDomain } from '../pki/names.js';
+import { AdminServer } from '../telemetry/admin-server.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createRegistry, Gauge } from '../telemetry/metrics.js';
+import { formatAddress, parseAddress } from '../util/address.js';
+import { parseFlag, UsageError } from './cli-conventions.js';
+import { envOption } from './env.js';
+import { addValuesOptions, valuesFrom, type ValuesFlags } from './values-options.js';
+
+interface InjectorOptions extends ValuesFlags {
+  addr: string;
+  adminAddr: string;
+  identityAddr: string;
+  identityName?: string;
+  trustAnchors?: string;
+  tokenFile: string;
+  serviceAccount: string;
+  trustDomain?: string;
+  controlNamespace?: string;
+  kubeconfig?: string;
+  logLevel: string;
+}
+
+export function registerInjector(program: Command): void {
+  const cmd = program
+    .command('injector')
+    .description('Run the mutating admission webhook that adds the proxy to pods annotated (or in namespaces annotated) lanyard.io/inject: enabled.')
+    .addOption(envOption('--addr <host:port>', 'HTTPS listener for AdmissionReviews (POST /inject)', 'LANYARD_INJECTOR_ADDR', '0.0.0.0:8443'))
+    .addOption(envOption('--admin-addr <host:port>', 'admin HTTP listener (/ready, /live, /metrics)', 'LANYARD_INJECTOR_ADMIN_ADDR', '0.0.0.0:9995'))
+    .addOption(envOption('--identity-addr <host:port>', 'identity service, where the serving certificate comes from', 'LANYARD_INJECTOR_IDENTITY_ADDR', 'lanyard-identity.lanyard.svc.cluster.local:8080'))
+    .addOption(envOption('--identity-name <name>', "the identity service's identity (default lanyard-identity.<ns>.serviceaccount.identity.<ns>.<td>)", 'LANYARD_INJECTOR_IDENTITY_NAME'))
+    .addOption(envOption('--trust-anchors <file>', 'trust bundle file (the mounted ConfigMap); reloaded when it changes; required', 'LANYARD_INJECTOR_TRUST_ANCHORS'))
+    .addOption(envOption('--token-file <file>', 'projected service-account token presented to Certify', 'LANYARD_INJECTOR_TOKEN_FILE', `${PATHS.tokenDir}/${TOKEN_FILE}`))
+    .addOption(envOption('--service-account <name>', "the injector's own service account (its identity)", 'LANYARD_INJECTOR_SERVICE_ACCOUNT', componentName('injector')))
+    .addOption(envOption('--trust-domain <domain>', 'trust domain (overrides the values)', 'LANYARD_TRUST_DOMAIN'))
+    .addOption(envOption('--control-namespace <ns>', 'control-plane namespace (overrides the values)', 'LANYARD_CONTROL_NAMESPACE'))
+    .addOption(envOption('--kubeconfig <file>', 'kubeconfig (default: in-cluster, then ~/.kube/config)', 'KUBECONFIG'))
+    .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'));
+  addValuesOptions(cmd).addHelpText('after', '\nExample (in the injector Deployment that `lanyard install` renders):\n  lanyard injector --trust-anchors /var/run/lanyard/trust-anchors/ca-bundle.crt --values /var/run/lanyard/injector/values.yaml\n');
+  cmd.action((o: InjectorOptions) => runInjector(o));
+}
+
+async function runInjector(o: InjectorOptions): Promise<void> {
+  const addr = parseFlag('--addr', 'LANYARD_INJECTOR_ADDR', () => parseAddress(o.addr, 'listen'));
+  const adminAddr = parseFlag('--admin-addr', 'LANYARD_INJECTOR_ADMIN_ADDR', () => parseAddress(o.adminAddr, 'listen'));
+  parseFlag('--identity-addr', 'LANYARD_INJECTOR_IDENTITY_ADDR', () => parseAddress(o.identityAddr, 'dial'));
+  if (!o.trustAnchors) throw new UsageError('--trust-anchors (env LANYARD_INJECTOR_TRUST_ANCHORS): required');
+  const values = valuesFrom(o, [
+    { flag: '--trust-domain', key: 'trustDomain', value: o.trustDomain },
+    { flag: '--control-namespace', key: 'controlNamespace', value: o.controlNamespace },
+  ]);
+  const logger = createLogger({ component: 'injector', level: o.logLevel as 'info' });
+  const registry = createRegistry({ processMetrics: true });
+  const td = new TrustDomain(values.trustDomain, values.controlNamespace);
+  const identity = td.identity({ namespace: values.controlNamespace, serviceAccount: o.serviceAccount });
+  const identityName = o.identityName ?? td.identity({ namespace: values.controlNamespace, serviceAccount: componentName('identity') });
+  let anchorsPem = readFileSync(o.trustAnchors, 'utf8');
+  let injectConfig = injectConfigFrom(values, bundleFingerprint(anchorsPem));
+  const clientFor = (pem: string) => new CertifyClient({ address: o.identityAddr, serverName: identityName, trustAnchorsPem: pem });
+
+  let server: InjectorServer | null = null;
+  const expiry = new Gauge({ name: 'lanyard_injector_certificate_expiry_timestamp_seconds', help: "NotAfter of the webhook's serving certificate (Unix seconds)", registers: [registry] });
+  const certificate = new CertifiedServingCertificate({
+    client: clientFor(anchorsPem),
+    identity,
+    extraDnsNames: [injectorServiceName(values.controlNamespace)],
+    tokenFile: o.tokenFile,
+    trustAnchorsPem: anchorsPem,
+    logger,
+    onCertificate: (pair) => {
+      expiry.set(pair.notAfter.getTime() / 1000);
+      server?.updateCertificate(pair);
+    },
+  });
+  const anchorsFile = new TrustAnchorsFile(
+    {
+      file: o.trustAnchors,
+      logger,
+      onChange: (pem) => {
+        anchorsPem = pem;
+        injectConfig = injectConfigFrom(values, bundleFingerprint(pem));
+        certificate.setTrustAnchors(pem, clientFor(pem));
+      },
+    },
+    anchorsPem,
+  );
+  const admin = new AdminServer({
+    host: adminAddr.host,
+    port: adminAddr.port,
+    registry,
+    ready: () => (certificate.certificate && certificate.certificate.notAfter.getTime() > Date.now() ? { ready: true } : { ready: false, reason: certificate.failure ?? 'no certificate' }),
+  });
+  const adminInfo = await admin.start();
+  anchorsFile.start();
+  certificate.start();
+  logger.info({ identity, names: [injectorServiceName(values.controlNamespace)], identity_addr: o.identityAddr }, 'waiting for the serving certificate');
+  await certificate.ready;
+
+  const { K8sClient } = await import('../k8s/k8s-client.js');
+  const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
+  const client = new K8sClient({ kubeConfig: loadKubeConfig({ path: o.kubeconfig }) });
+  server = new InjectorServer({
+    host: addr.host,
+    port: addr.port,
+    path: WEBHOOK_PATH,
+    config: () => injectConfig,
+    namespaces: new KubernetesNamespaceAnnotations(client, logger),
+    excludedNamespaces: excludedNamespaces(values.controlNamespace),
+    logger,
+    registry,
+  });
+  const info = await server.start(certificate.certificate!);
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    certificate.stop();
+    anchorsFile.stop();
+    void Promise.all([server!.close(), admin.close()]).then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ addr: formatAddress({ host: addr.host, port: info.port }), admin: formatAddress({ host: adminAddr.host, port: adminInfo.port }), image: injectConfig.image }, 'injector listening');
+}
