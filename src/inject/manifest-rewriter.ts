@@ -11,6 +11,9 @@ import { applyPatch, parsePointer, prefixOps, type PatchOp } from './json-patch.
 import { planInjection, planUninjection, type PodTemplate } from './pod-patch.js';
 import { describeObject, getPath, isList, podTemplatePath } from './workloads.js';
 
+/** As close to hand-written Kubernetes YAML as the library gets: `{app: web}`, no line folding. */
+const YAML_OPTIONS = { flowCollectionPadding: false, lineWidth: 0 } as const;
+
 export type Outcome = 'injected' | 'updated' | 'unchanged' | 'skipped' | 'uninjected';
 
 export interface RewriteReport {
@@ -77,7 +80,7 @@ export function rewriteManifests(text: string, mode: RewriteMode, format: 'auto'
     const ops = planObject(js, mode, reports);
     if (ops.length) applyToYaml(doc, ops);
     objects.push(ops.length ? doc.toJS() : js);
-    parts.push(ops.length ? String(doc) : text.slice(i === 0 ? 0 : start, end));
+    parts.push(ops.length ? doc.toString(YAML_OPTIONS) : text.slice(i === 0 ? 0 : start, end));
   });
   if (format === 'json') return { text: toJsonText(objects.filter((o) => o !== null && o !== undefined)), reports };
   return { text: parts.join(''), reports };

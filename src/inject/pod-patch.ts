@@ -28,7 +28,7 @@ const OUR_ANNOTATIONS = [PROXY_VERSION_ANNOTATION, BUNDLE_FINGERPRINT_ANNOTATION
 /** Why a template must not be injected, or null. `owner` is the workload's own metadata. */
 export function skipReason(t: PodTemplate, owner?: PodTemplate['metadata']): string | null {
   if (!t.spec || !Array.isArray(t.spec.containers)) return 'no pod spec with containers';
-  for (const [where, meta] of [['pod template', t.metadata], ['workload', owner]] as const) {
+  for (const [where, meta] of [[owner ? 'pod template' : 'pod', t.metadata], ['workload', owner]] as const) {
     if (meta?.annotations?.[INJECT_ANNOTATION] === 'disabled') return `annotation ${INJECT_ANNOTATION}: disabled on the ${where}`;
   }
   if (t.spec.hostNetwork === true) return "hostNetwork: true (the proxy's iptables rules would capture the node's traffic)";
