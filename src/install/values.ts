@@ -170,7 +170,8 @@ export function applyValuesDocument(values: InstallValues, doc: unknown, prefix 
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ValueError(`${prefix ? prefix.slice(0, -1) : 'values'}: expected a map of keys, got ${quote(JSON.stringify(doc))}`);
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const key = `${prefix}${k}`;
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) applyValuesDocument(values, v, `${key}.`);
+    if (Array.isArray(v)) throw new ValueError(`${key}: expected a single value or a map of keys, got a list`);
+    if (typeof v === 'object' && v !== null) applyValuesDocument(values, v, `${key}.`);
     else setValue(values, key, String(v));
   }
 }
