@@ -104,7 +104,7 @@ export class InjectorServer {
       const message = e instanceof BadReviewError ? `not an AdmissionReview v1: ${e.message}` : (e as Error).message;
       this.reviews.inc({ result: status < 500 ? 'refused' : 'error', decision: status < 500 ? 'bad_request' : 'error' });
       this.cfg.logger[status < 500 ? 'info' : 'error']({ event: 'admission_review', status, reason: message }, 'admission review not answered');
-      if (!res.headersSent) send(res, status, JSON.stringify({ message: `lanyard injector: ${message}` }), status === 413);
+      if (!res.headersSent) send(res, status, JSON.stringify({ message: `lanyard injector: ${message}` }));
     }
   }
 
@@ -118,7 +118,12 @@ export class InjectorServer {
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const max = this.cfg.maxBodyBytes ?? 4 * 1024 * 1024;
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) return Promise.reject(new HttpError(413, `body of ${declared} bytes is larger than the ${max} allowed`));
+    // The rest of a too-big body is read and dropped (within requestTimeout), so the client
+    // gets to read our 413 instead of a reset.
+    if (declared > max) {
+      req.resume();
+      return Promise.reject(new HttpError(413, `body of ${declared} bytes is larger than the ${max} bytes allowed`));
+    }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -126,7 +131,7 @@ export class InjectorServer {
         size += c.length;
         if (size > max) {
           req.removeAllListeners('data');
-          req.pause();
+          req.resume();
           reject(new HttpError(413, `body larger than the ${max} bytes allowed`));
         } else chunks.push(c);
       });
@@ -136,7 +141,7 @@ export class InjectorServer {
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, close = false): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(close ? { Connection: 'close' } : {}) });
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
