@@ -70,3 +70,38 @@ describe('AdmissionReview decisions', () => {
     expect(() => readReview(body)).toThrow(BadReviewError);
   });
 });
+
+describe('checkWebhookCertificate', () => {
+  test('ok and fail/name, chain and validity', async () => {
+    const { X509Certificate, generateKeyPairSync } = await import('node:crypto');
+    const { checkWebhookCertificate } = await import('../../../src/inject/webhook-certificate.js');
+    const { createTestPki } = await import('../../support/test-ca.js');
+    const { LeafSigner } = await import('../../../src/pki/leaf-signer.js');
+    const pki = await createTestPki();
+    const other = await createTestPki();
+    const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
+    const sign = async (extra: string[]) => {
+      const now = Date.now();
+      const { der } = await new LeafSigner(pki.issuerCert.raw, pki.issuerKey).sign({
+        spki,
+        publicKey: spki.subarray(spki.length - 65),
+        dnsName: 'lanyard-injector.lanyard.serviceaccount.identity.lanyard.cluster.local',
+        extraDnsNames: extra,
+        spiffeId: 'spiffe://cluster.local/ns/lanyard/sa/lanyard-injector',
+        notBefore: new Date(now - 1000),
+        notAfter: new Date(now + 3_600_000),
+      });
+      return [new X509Certificate(der), pki.issuerCert];
+    };
+    const good = await sign(['lanyard-injector.lanyard.svc']);
+    const ok = checkWebhookCertificate(good, pki.anchor.certPem, 'lanyard', new Date());
+    expect(ok.problems).toEqual([]);
+    expect(ok.remainingMs).toBeGreaterThan(3_500_000);
+    expect(checkWebhookCertificate(await sign([]), pki.anchor.certPem, 'lanyard', new Date()).problems).toEqual([expect.stringContaining('does not name lanyard-injector.lanyard.svc')]);
+    expect(checkWebhookCertificate(good, other.anchor.certPem, 'lanyard', new Date()).problems).toEqual([expect.stringContaining('does not chain to any trust anchor')]);
+    const later = checkWebhookCertificate(good, pki.anchor.certPem, 'lanyard', new Date(Date.now() + 7_200_000));
+    expect(later.problems).toEqual([expect.stringContaining('expired')]);
+    expect(later.remainingMs).toBeLessThan(0);
+  });
+});
