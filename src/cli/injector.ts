@@ -71,14 +71,15 @@ async function runInjector(o: InjectorOptions): Promise<void> {
   const td = new TrustDomain(values.trustDomain, values.controlNamespace);
   const identity = td.identity({ namespace: values.controlNamespace, serviceAccount: o.serviceAccount });
   const identityName = o.identityName ?? td.identity({ namespace: values.controlNamespace, serviceAccount: componentName('identity') });
-  let anchorsPem = readFileSync(o.trustAnchors, 'utf8');
+  const anchorsPem = readFileSync(o.trustAnchors, 'utf8');
   let injectConfig = injectConfigFrom(values, bundleFingerprint(anchorsPem));
   const clientFor = (pem: string) => new CertifyClient({ address: o.identityAddr, serverName: identityName, trustAnchorsPem: pem });
 
   let server: InjectorServer | null = null;
   const expiry = new Gauge({ name: 'lanyard_injector_certificate_expiry_timestamp_seconds', help: "NotAfter of the webhook's serving certificate (Unix seconds)", registers: [registry] });
+  let certifyClient = clientFor(anchorsPem);
   const certificate = new CertifiedServingCertificate({
-    client: clientFor(anchorsPem),
+    client: certifyClient,
     identity,
     extraDnsNames: [injectorServiceName(values.controlNamespace)],
     tokenFile: o.tokenFile,
@@ -94,9 +95,12 @@ async function runInjector(o: InjectorOptions): Promise<void> {
       file: o.trustAnchors,
       logger,
       onChange: (pem) => {
-        anchorsPem = pem;
+        // New pods get the new bundle's fingerprint; Certify is verified against the new anchors.
         injectConfig = injectConfigFrom(values, bundleFingerprint(pem));
-        certificate.setTrustAnchors(pem, clientFor(pem));
+        const old = certifyClient;
+        certifyClient = clientFor(pem);
+        certificate.setTrustAnchors(pem, certifyClient);
+        old.close();
       },
     },
     anchorsPem,
@@ -131,6 +135,7 @@ async function runInjector(o: InjectorOptions): Promise<void> {
     logger.info({ signal }, 'shutting down');
     certificate.stop();
     anchorsFile.stop();
+    certifyClient.close();
     void Promise.all([server!.close(), admin.close()]).then(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));

@@ -4,8 +4,8 @@
  * namespace costs one API call. A failed read answers null: the injector then goes by the
  * pod's own annotation, and says so.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { K8sClient } from '../k8s/k8s-client.js';
+import { readNamespace } from '../k8s/namespaces.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export interface NamespaceAnnotationReader {
@@ -27,8 +27,8 @@ export class KubernetesNamespaceAnnotations implements NamespaceAnnotationReader
     const hit = this.cache.get(namespace);
     if (hit && this.clock() - hit.at < this.ttlMs) return hit.value;
     try {
-      const api = this.client.api(CoreV1Api);
-      const ns = await this.client.call(`get namespaces/${namespace}`, (options) => api.readNamespace({ name: namespace }, options), { timeoutMs: 2000 });
+      // Well inside the webhook's own timeout, so a slow API server still gets an answer.
+      const ns = await readNamespace(this.client, namespace, { timeoutMs: 2000 });
       const value = { ...(ns.metadata?.annotations ?? {}) };
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(namespace, { at: this.clock(), value });
