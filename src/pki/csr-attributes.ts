@@ -69,6 +69,9 @@ function readExtensions(buf: Uint8Array, extsT: der.Tlv): SubjectAltNames {
     // Criticality is not honoured (the leaf's extensions are fixed), but it must still be DER.
     if (parts.length === 3) der.decodeBoolean(buf, parts[1], 'extension critical');
     const oid = der.decodeOid(der.content(buf, parts[0]), 'extension');
+    // extnValue holds exactly one DER value, even for extensions we ignore.
+    const values = der.walk(buf, valueT.contentStart, valueT.end, `extension ${oid}`);
+    if (values !== 1) throw malformed(`extension ${oid} value must be exactly one DER value, found ${values}`);
     if (seen.has(oid)) throw malformed(`extension ${oid} appears more than once`);
     seen.add(oid);
     if (oid === OID.subjectAltName) sans = decodeGeneralNames(buf, valueT.contentStart, valueT.end);

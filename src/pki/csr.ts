@@ -55,6 +55,8 @@ const tagsAre = (ts: der.Tlv[], tags: number[]) => ts.length === tags.length && 
 function parseCsrUnchecked(buf: Uint8Array): ParsedCsr {
   const outer = der.expectTlv(buf, 0, buf.length, TAG.SEQUENCE, 'CertificationRequest');
   if (outer.end !== buf.length) throw malformed(`${buf.length - outer.end} trailing bytes after the request`);
+  // Every constructed value, including those no field below reads, must be DER.
+  der.walk(buf, outer.contentStart, outer.end, 'CertificationRequest');
   const top = der.children(buf, outer, 'CertificationRequest');
   if (!tagsAre(top, [TAG.SEQUENCE, TAG.SEQUENCE, TAG.BIT_STRING])) {
     throw malformed('expected exactly SEQUENCE { info SEQUENCE, algorithm SEQUENCE, signature BIT STRING }');

@@ -87,6 +87,36 @@ export function children(buf: Uint8Array, parent: Tlv, where: string): Tlv[] {
   return out;
 }
 
+/** How deep `walk` follows constructed values; a CSR needs 8 levels. */
+export const MAX_DEPTH = 24;
+
+/**
+ * Checks that [start, end) is a sequence of well-formed TLVs, and so is the content of every
+ * constructed one, to MAX_DEPTH: what the typed parsers do not look at (values of
+ * attributes and extensions we ignore) must still be DER, with minimal lengths and nothing
+ * dangling. Iterative, so 64 KiB of nesting cannot exhaust the stack. Returns how many TLVs
+ * lie directly in the range.
+ */
+export function walk(buf: Uint8Array, start: number, end: number, where: string): number {
+  let top = 0;
+  const stack: { pos: number; end: number }[] = [{ pos: start, end }];
+  while (stack.length) {
+    const frame = stack[stack.length - 1];
+    if (frame.pos >= frame.end) {
+      stack.pop();
+      continue;
+    }
+    const t = readTlv(buf, frame.pos, frame.end, where);
+    frame.pos = t.end;
+    if (stack.length === 1) top++;
+    if (t.tag & 0x20) {
+      if (stack.length > MAX_DEPTH) throw new DerError(where, `nested deeper than ${MAX_DEPTH} levels`);
+      stack.push({ pos: t.contentStart, end: t.end });
+    }
+  }
+  return top;
+}
+
 /** The one TLV filling [start, end) exactly, with `tag`: no trailing bytes. */
 export function single(buf: Uint8Array, start: number, end: number, tag: number, where: string): Tlv {
   const t = expectTlv(buf, start, end, tag, where);

@@ -204,7 +204,39 @@ export const REFUSED_CSRS: ForgedCase[] = [
     name: 'fail/csr-bytes-after-general-names',
     build: (f) => f.build({ attributes: f.attributes(f.extensionRequest([f.sanExtension(Buffer.concat([der.seq(dnsName(f.identity)), der.seq(uriName('spiffe://cluster.local/ns/kube-system/sa/admin'))]))])) }),
     code: 'ERR_CSR_MALFORMED',
-    message: /bytes after the subjectAltName/,
+    message: /extension 2\.5\.29\.17 value must be exactly one DER value, found 2/,
+  },
+  {
+    name: 'fail/csr-byte-after-general-names',
+    build: (f) => f.build({ attributes: f.attributes(f.extensionRequest([f.sanExtension(Buffer.concat([der.seq(dnsName(f.identity)), Buffer.from([0x00])]))])) }),
+    code: 'ERR_CSR_MALFORMED',
+    message: /extension 2\.5\.29\.17: truncated header/,
+  },
+  {
+    name: 'fail/csr-unknown-extension-value-not-der',
+    build: (f) => f.build({ attributes: f.attributes(f.extensionRequest([f.sanExtension(), f.extension('1.3.6.1.4.1.99999.1', Buffer.from([0x30, 0x81, 0x01, 0x00]))])) }),
+    code: 'ERR_CSR_MALFORMED',
+    message: /non-minimal length/,
+  },
+  {
+    name: 'fail/csr-ignored-attribute-value-not-der',
+    build: (f) => {
+      // SEQUENCE { UTF8String "pw" with a two-byte length }: the parser reads no field of it.
+      const value = der.seq(rawTlv(der.TAG.UTF8_STRING, [0x81, 0x02], Buffer.from('pw')));
+      return f.build({ attributes: f.attributes(der.seq(oid('1.2.840.113549.1.9.7'), der.set(value)), f.extensionRequest([f.sanExtension()])) });
+    },
+    code: 'ERR_CSR_MALFORMED',
+    message: /non-minimal length/,
+  },
+  {
+    name: 'fail/csr-nested-too-deep',
+    build: (f) => {
+      let v: Buffer = der.NULL;
+      for (let i = 0; i < 40; i++) v = der.seq(v);
+      return f.build({ attributes: f.attributes(der.seq(oid('1.2.840.113549.1.9.7'), der.set(v)), f.extensionRequest([f.sanExtension()])) });
+    },
+    code: 'ERR_CSR_MALFORMED',
+    message: /nested deeper than 24 levels/,
   },
   { name: 'fail/csr-empty-general-names', build: (f) => f.build({ attributes: f.attributes(f.extensionRequest([f.sanExtension(der.seq())])) }), code: 'ERR_CSR_MALFORMED', message: /GeneralNames is empty/ },
   {
