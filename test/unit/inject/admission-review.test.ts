@@ -80,12 +80,11 @@ describe('checkWebhookCertificate', () => {
     const pki = await createTestPki();
     const other = await createTestPki();
     const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
+    const { ecPublicKeyOf } = await import('../../../src/pki/ec-key.js');
     const sign = async (extra: string[]) => {
       const now = Date.now();
       const { der } = await new LeafSigner(pki.issuerCert.raw, pki.issuerKey).sign({
-        spki,
-        publicKey: spki.subarray(spki.length - 65),
+        key: ecPublicKeyOf(kp.publicKey),
         dnsName: 'lanyard-injector.lanyard.serviceaccount.identity.lanyard.cluster.local',
         extraDnsNames: extra,
         spiffeId: 'spiffe://cluster.local/ns/lanyard/sa/lanyard-injector',

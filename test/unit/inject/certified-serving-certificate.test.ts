@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertifiedServingCertificate, type CertifyCall, type ServingKeyPair } from '../../../src/inject/certified-serving-certificate.js';
 import { parseCsr } from '../../../src/pki/csr.js';
+import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 import { createTestPki, type TestPki } from '../../support/test-ca.js';
 import { LogSink } from '../../support/log-sink.js';
@@ -25,10 +26,9 @@ function signer(pki: TestPki, names: string[], otherKey = false): CertifyCall & 
     calls: 0,
     async certify(_identity: string, _token: Buffer, csr: Buffer) {
       call.calls++;
-      let spki = parseCsr(csr).spki;
-      if (otherKey) spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+      const key = otherKey ? ecPublicKeyOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey) : parseCsr(csr).key!;
       const now = Date.now();
-      const { der } = await s.sign({ spki, publicKey: spki.subarray(spki.length - 65), dnsName: names[0], extraDnsNames: names.slice(1), spiffeId: 'spiffe://cluster.local/ns/lanyard/sa/lanyard-injector', notBefore: new Date(now - 1000), notAfter: new Date(now + 3_600_000) });
+      const { der } = await s.sign({ key, dnsName: names[0], extraDnsNames: names.slice(1), spiffeId: 'spiffe://cluster.local/ns/lanyard/sa/lanyard-injector', notBefore: new Date(now - 1000), notAfter: new Date(now + 3_600_000) });
       return { leaf_certificate: der, intermediate_certificates: [pki.issuerCert.raw] };
     },
   };
