@@ -67,6 +67,9 @@ export async function classified<T>(fn: () => Promise<T> | T, isUsage: (e: Error
   }
 }
 
+/** src/k8s's "no usable kubeconfig" (ERR_K8S_CONFIG): a missing or broken file the operator named. */
+export const isKubeconfigError = (e: Error): boolean => (e as { code?: unknown }).code === 'ERR_K8S_CONFIG';
+
 /**
  * Parses a flag's value with a src/util parser; a ValueError becomes a UsageError naming the
  * flag and, when given, the variable the value may also come from.

@@ -10,7 +10,7 @@ import { StaticSource } from '../discovery/static-source.js';
 import { TrustDomain } from '../pki/names.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { formatAddress, type HostPort } from '../util/address.js';
-import { UsageError } from './cli-conventions.js';
+import { classified, isKubeconfigError, UsageError } from './cli-conventions.js';
 import { addressOption, flagOption, logLevelOption, pathOption, readOptionFile, textOption, trustDomainOption, type LogLevel } from './cli-options.js';
 
 interface DiscoveryOptions {
@@ -37,7 +37,7 @@ export function registerDiscovery(program: Command): void {
       pathOption('--static <file>', 'static endpoints: a JSON list like [{"address": "10.0.0.2", "identity": "<dns identity>"}], reloaded on change', { env: 'LANYARD_DISCOVERY_STATIC' }),
     )
     .addOption(flagOption('--kubernetes', 'watch Pods through the Kubernetes API (in-cluster or --kubeconfig)'))
-    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for --kubernetes (default: $KUBECONFIG, a list merged as kubectl does; in-cluster; ~/.kube/config)', { env: 'KUBECONFIG' }))
+    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for --kubernetes (default: the files the variable lists, merged as kubectl merges them; else in-cluster, else ~/.kube/config)', { env: 'KUBECONFIG' }))
     .addOption(textOption('--namespace <ns>', 'watch one namespace (default: all)', { env: 'LANYARD_DISCOVERY_NAMESPACE' }))
     .addOption(trustDomainOption())
     .addOption(textOption('--control-namespace <ns>', 'control-plane namespace used in identities', { env: 'LANYARD_CONTROL_NAMESPACE', default: 'lanyard' }))
@@ -91,6 +91,7 @@ async function buildSource(o: DiscoveryOptions, td: TrustDomain, logger: Logger)
     import('../k8s/k8s-client.js'),
     import('../k8s/kubeconfig.js'),
   ]);
-  const client = new K8sClient({ kubeConfig: loadKubeConfig({ path: o.kubeconfig }) });
+  const kubeConfig = await classified(() => loadKubeConfig({ path: o.kubeconfig }), isKubeconfigError);
+  const client = new K8sClient({ kubeConfig });
   return new KubernetesSource({ client, trustDomain: td, namespace: o.namespace, logger });
 }

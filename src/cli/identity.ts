@@ -19,7 +19,7 @@ import type { TokenValidator } from '../identity/token-validator.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { formatAddress, type HostPort } from '../util/address.js';
 import { parseInteger } from '../util/value-error.js';
-import { UsageError } from './cli-conventions.js';
+import { classified, isKubeconfigError, UsageError } from './cli-conventions.js';
 import {
   addressOption,
   choiceOption,
@@ -93,7 +93,7 @@ export function registerIdentity(program: Command): void {
     .addOption(pathOption('--jwks-ca <file>', 'CA bundle for --jwks-url', { env: env('JWKS_CA') }))
     .addOption(pathOption('--jwks-bearer-token-file <file>', 'bearer token sent to --jwks-url', { env: env('JWKS_BEARER_TOKEN_FILE') }))
     .addOption(durationOption('--token-cache-ttl <duration>', 'how long a verified token is remembered (jwks/dev; 0 disables)', { env: env('TOKEN_CACHE_TTL'), default: '60s' }))
-    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for the kubernetes validator (default: $KUBECONFIG, a list merged as kubectl does; in-cluster; ~/.kube/config)', { env: 'KUBECONFIG' }))
+    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for the kubernetes validator (default: the files the variable lists, merged as kubectl merges them; else in-cluster, else ~/.kube/config)', { env: 'KUBECONFIG' }))
     .addOption(durationOption('--kube-timeout <duration>', 'TokenReview timeout', { env: env('KUBE_TIMEOUT'), default: '5s', min: 1 }))
     .addOption(integerOption('--kube-qps <n>', 'API-server requests per second', { env: env('KUBE_QPS'), default: '20', min: 1 }))
     .addOption(integerOption('--kube-burst <n>', 'API-server request burst', { env: env('KUBE_BURST'), default: '40', min: 1 }))
@@ -235,14 +235,11 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
   if (o.validator === 'kubernetes') {
     // @kubernetes/client-node is large; only the kubernetes validator loads it.
     const { K8sTokenValidator } = await import('../identity/validators/k8s-token-validator.js');
-    return new K8sTokenValidator({
-      kubeconfigPath: o.kubeconfig,
-      audience,
-      requestTimeoutMs: o.kubeTimeout,
-      qps: o.kubeQps,
-      burst: o.kubeBurst,
-      logger,
-    });
+    // A kubeconfig that is missing or wrong is the operator's to fix: a usage error.
+    return classified(
+      () => new K8sTokenValidator({ kubeconfigPath: o.kubeconfig, audience, requestTimeoutMs: o.kubeTimeout, qps: o.kubeQps, burst: o.kubeBurst, logger }),
+      isKubeconfigError,
+    );
   }
   const cache = new TokenCache({ ttlMs: cacheTtlMs });
   if (o.validator === 'dev') {
