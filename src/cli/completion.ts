@@ -119,7 +119,8 @@ complete -o default -F _lanyard lanyard
 export function zshScript(program: Command): string {
   const facts = commandFacts(program);
   const described = facts.map((c) => {
-    const items = c.subcommands.map((s) => sq(`${s.name}:${s.description.replace(/:/g, '\\:')}`));
+    // _describe splits each item at its first colon: names have none, descriptions may.
+    const items = c.subcommands.map((s) => sq(`${s.name}:${s.description}`));
     return `    ${sq(c.path)}) _lanyard_items=(${items.join(' ')}) ;;`;
   });
   return `#compdef lanyard
