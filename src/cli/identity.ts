@@ -136,6 +136,7 @@ interface IdentitySettings {
 }
 
 function parseSettings(o: IdentityOptions): IdentitySettings {
+  checkValidatorOptions(o);
   const controlNamespace = o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard');
   const issuerDir = resolve(o.issuerDir);
   const service = {
@@ -155,6 +156,19 @@ function parseSettings(o: IdentityOptions): IdentitySettings {
     csrVerifier: loadNative()?.ecdsaVerify,
   };
   return { addr: o.addr, adminAddr: o.adminAddr, issuerDir, controlNamespace, workers: o.workers, service };
+}
+
+/**
+ * What can be checked about the validator's options before any worker forks: with
+ * `--workers N` a usage error must still stop the service at once with exit 2, not as N
+ * workers failing one after the other.
+ */
+function checkValidatorOptions(o: IdentityOptions): void {
+  if (o.validator !== 'jwks') return;
+  if (!o.jwksFile === !o.jwksUrl) throw new UsageError('--validator jwks needs exactly one of --jwks-file or --jwks-url');
+  if (o.jwksFile) readOptionFile('--jwks-file', env('JWKS_FILE'), o.jwksFile);
+  if (o.jwksCa) readOptionFile('--jwks-ca', env('JWKS_CA'), o.jwksCa);
+  if (o.jwksBearerTokenFile) readOptionFile('--jwks-bearer-token-file', env('JWKS_BEARER_TOKEN_FILE'), o.jwksBearerTokenFile);
 }
 
 /** For the start-up log line: which CSR verifier runs, and why not the native one. */
@@ -246,7 +260,6 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
     const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') } });
     return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? DEV_TOKEN_ISSUER, audience, kind: 'dev', cache });
   }
-  if (!o.jwksFile === !o.jwksUrl) throw new UsageError('--validator jwks needs exactly one of --jwks-file or --jwks-url');
   const bearerFile = o.jwksBearerTokenFile;
   const source = new JwksSource({
     location: o.jwksFile
