@@ -86,14 +86,19 @@ Example (explicit mode, no iptables):
     for (const [key, name] of variableOf) {
       if (cmd.getOptionValueSource(key) === 'cli') env[name] = String(opts[key]);
     }
+    // Configuration errors (the variables, the routes, the policy variables and file) are
+    // the operator's: usage errors. The policy is read when the proxy is built and started.
+    const isConfigError = (err: Error) => err instanceof ProxyConfigError || err instanceof RoutesError || err instanceof PolicyError;
     let cfg;
+    let proxy: SidecarProxy;
+    let logger;
     try {
       cfg = parseProxyConfig(env);
+      logger = createLogger({ component: 'proxy', level: cfg.logLevel as 'info' });
+      proxy = new SidecarProxy(cfg, { logger, env });
     } catch (e) {
-      throw asUsage(e, (err) => err instanceof ProxyConfigError || err instanceof RoutesError || err instanceof PolicyError);
+      throw asUsage(e, isConfigError);
     }
-    const logger = createLogger({ component: 'proxy', level: cfg.logLevel as 'info' });
-    const proxy = new SidecarProxy(cfg, { logger, env });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -106,7 +111,6 @@ Example (explicit mode, no iptables):
     try {
       await proxy.start();
     } catch (e) {
-      // The policy file and variables are read when the proxy builds its policy.
       throw asUsage(e, (err) => err instanceof PolicyError);
     }
   });

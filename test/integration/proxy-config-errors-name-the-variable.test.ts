@@ -51,7 +51,7 @@ const CASES: [string, string, string | undefined, RegExp][] = [
   ['fail/routes-no-identity', 'LANYARD_PROXY_ROUTES', JSON.stringify([{ listen: '127.0.0.1:0', upstream: '127.0.0.1:4143' }]), /^routes\[0\]\.identity: expected the upstream's workload identity \(a DNS name\), or "unmeshed: true"$/],
   ['fail/routes-upstream', 'LANYARD_PROXY_ROUTES', JSON.stringify([{ ...ROUTE, upstream: ':4143' }]), /^routes\[0\]\.upstream: a host is needed to connect to; /],
   ['fail/routes-file-missing', 'LANYARD_PROXY_ROUTES_FILE', '/nonexistent/routes.yaml', /^cannot read \/nonexistent\/routes\.yaml: ENOENT$/],
-  ['fail/duration', 'LANYARD_PROXY_DETECT_TIMEOUT', '10 seconds', /^unexpected " seconds"; expected a duration such as 500ms, 10s, 1h30m or 30d, got "10 seconds"$/],
+  ['fail/duration', 'LANYARD_PROXY_DETECT_TIMEOUT', '10 seconds', /^unexpected "10 seconds"; expected a duration such as 500ms, 10s, 1h30m or 30d, got "10 seconds"$/],
   ['fail/duration-bare-number', 'LANYARD_PROXY_MIN_REFRESH', '5', /^a number needs a unit \(ms, s, m, h or d\); /],
   ['fail/max-connections', 'LANYARD_PROXY_MAX_CONNECTIONS', '0', /^expected an integer at least 1, got "0"$/],
   ['fail/app-port', 'LANYARD_PROXY_APP_PORT', 'http', /^expected a TCP port from 1 to 65535, got "http"$/],
