@@ -11,14 +11,13 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildCsr } from '../pki/csr.js';
-import { TrustDomain } from '../pki/names.js';
 import { encodePem } from '../pki/pem.js';
 import { fromTimestamp } from '../proto/index.js';
 import { formatAddress, type HostPort } from '../util/address.js';
 import { CertifyClient, CertifyError } from '../../proxy/identity/certify-client.js';
 import { checkWritable, writePublic, writeSecret } from '../../certs/files.js';
 import { OperationError, outputOption, printResult, UsageError } from './cli-conventions.js';
-import { addressOption, durationOption, pathOption, readOptionFile, textOption, trustDomainOption } from './cli-options.js';
+import { addressOption, durationOption, pathOption, readOptionFile, textOption, trustDomainFrom, trustDomainOption } from './cli-options.js';
 import { defaultDevDir } from './paths.js';
 
 interface CertifyOptions {
@@ -73,12 +72,7 @@ export function registerCertify(program: Command): void {
 }
 
 async function runCertify(o: CertifyOptions): Promise<void> {
-  let td: TrustDomain;
-  try {
-    td = new TrustDomain(o.trustDomain, o.controlNamespace);
-  } catch (e) {
-    throw new UsageError(`--trust-domain/--control-namespace: ${(e as Error).message}`);
-  }
+  const td = trustDomainFrom(o.trustDomain, o.controlNamespace);
   const identity = td.identity({ namespace: o.ns, serviceAccount: o.sa });
   if (!td.parse(identity)) throw new UsageError(`--ns/--sa: ${o.ns}/${o.sa} is not a valid service account (DNS-1123 labels)`);
   const out = resolve(o.outDir);

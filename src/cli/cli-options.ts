@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { parseAddress, type AddressRole, type HostPort } from '../util/address.js';
 import { parseDuration } from '../util/duration.js';
-import { parseChoice, parseInteger, ValueError } from '../util/value-error.js';
+import { isDnsLabel, isDnsName, TrustDomain } from '../pki/names.js';
+import { parseChoice, parseInteger, quote, ValueError } from '../util/value-error.js';
 import { formatDuration } from '../util/duration.js';
 import { parseFlag, setKind, UsageError, type ValueKind } from './cli-conventions.js';
 
@@ -117,4 +118,14 @@ export function readOptionFile(flag: string, env: string | undefined, path: stri
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'a directory, expected a file' : (err.code ?? err.message);
     throw new UsageError(`${where}: cannot read ${path}: ${why}`);
   }
+}
+
+/**
+ * The trust domain and control namespace from --trust-domain and --control-namespace
+ * (LANYARD_TRUST_DOMAIN, LANYARD_CONTROL_NAMESPACE); a bad one is a usage error naming it.
+ */
+export function trustDomainFrom(domain: string, controlNamespace: string): TrustDomain {
+  if (!isDnsName(domain)) throw new UsageError(`--trust-domain (env LANYARD_TRUST_DOMAIN): expected a DNS name of lower-case labels, got ${quote(domain)}`);
+  if (!isDnsLabel(controlNamespace)) throw new UsageError(`--control-namespace (env LANYARD_CONTROL_NAMESPACE): expected a DNS-1123 label, got ${quote(controlNamespace)}`);
+  return new TrustDomain(domain, controlNamespace);
 }

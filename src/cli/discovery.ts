@@ -11,7 +11,7 @@ import { TrustDomain } from '../pki/names.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { formatAddress, type HostPort } from '../util/address.js';
 import { classified, isKubeconfigError, UsageError } from './cli-conventions.js';
-import { addressOption, flagOption, logLevelOption, pathOption, readOptionFile, textOption, trustDomainOption, type LogLevel } from './cli-options.js';
+import { addressOption, flagOption, logLevelOption, pathOption, readOptionFile, textOption, trustDomainFrom, trustDomainOption, type LogLevel } from './cli-options.js';
 
 interface DiscoveryOptions {
   addr: HostPort;
@@ -57,12 +57,7 @@ async function runDiscovery(o: DiscoveryOptions): Promise<void> {
   if (!o.static === !o.kubernetes) throw new UsageError('exactly one of --static <file> or --kubernetes is required');
   if (!o.tlsCert !== !o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
   if (o.static) readOptionFile('--static', 'LANYARD_DISCOVERY_STATIC', o.static);
-  let td: TrustDomain;
-  try {
-    td = new TrustDomain(o.trustDomain, o.controlNamespace);
-  } catch (e) {
-    throw new UsageError(`--trust-domain/--control-namespace: ${(e as Error).message}`);
-  }
+  const td = trustDomainFrom(o.trustDomain, o.controlNamespace);
   const logger = createLogger({ component: 'discovery', level: o.logLevel });
   const source = await buildSource(o, td, logger);
   const tls =

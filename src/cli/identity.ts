@@ -30,6 +30,7 @@ import {
   pathOption,
   readOptionFile,
   textOption,
+  trustDomainFrom,
   trustDomainOption,
   valueOption,
   type LogLevel,
@@ -137,7 +138,7 @@ interface IdentitySettings {
 
 function parseSettings(o: IdentityOptions): IdentitySettings {
   checkValidatorOptions(o);
-  const controlNamespace = o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard');
+  const controlNamespace = trustDomainFrom(o.trustDomain, o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard')).controlNamespace;
   const issuerDir = resolve(o.issuerDir);
   const service = {
     host: o.addr.host,

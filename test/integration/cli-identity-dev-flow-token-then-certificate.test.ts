@@ -72,5 +72,9 @@ test('bad configuration stops start-up with exit 2 and a message naming the flag
   expect(l.stderr).toMatch(/^lanyard: --lifetime \(env LANYARD_IDENTITY_LIFETIME\): unexpected "forever"; expected a duration/);
   const short = await lanyard(['identity'], { LANYARD_IDENTITY_LIFETIME: '5s' });
   expect(short.stderr).toMatch(/^lanyard: --lifetime \(env LANYARD_IDENTITY_LIFETIME\): must be at least 10s, got "5s"/);
+  const td = await lanyard(['identity', '--trust-domain', 'Bad_Domain']);
+  expect({ code: td.code, stderr: td.stderr }).toEqual({ code: 2, stderr: 'lanyard: --trust-domain (env LANYARD_TRUST_DOMAIN): expected a DNS name of lower-case labels, got "Bad_Domain"\n' });
+  const ns = await lanyard(['identity'], { LANYARD_CONTROL_NAMESPACE: 'Mesh' });
+  expect({ code: ns.code, stderr: ns.stderr }).toEqual({ code: 2, stderr: 'lanyard: --control-namespace (env LANYARD_CONTROL_NAMESPACE): expected a DNS-1123 label, got "Mesh"\n' });
   expect(`${r.stderr}${v.stderr}${l.stderr}${short.stderr}`).not.toMatch(/^\s+at /m);
 });
