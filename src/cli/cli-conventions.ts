@@ -105,7 +105,7 @@ export function kindOf(o: Option): ValueKind | undefined {
 
 /** `-o, --output <format>`: text for people, json for scripts. */
 export function outputOption(formats: readonly string[] = ['text', 'json']): Option {
-  const o = new Option('-o, --output <format>', 'output format').choices([...formats]).default(formats[0]);
+  const o = new Option('-o, --output <format>', 'output format').choices([...formats]).default(formats[0], formats[0]);
   o.argParser((text: string) => parseFlag('--output', undefined, () => parseChoice(text, formats)));
   return setKind(o, 'choice');
 }
