@@ -56,6 +56,7 @@ export interface IdentityOptions {
   jwksCa?: string;
   jwksBearerTokenFile?: string;
   tokenCacheTtl: number;
+  jwksMaxAge: number;
   kubeconfig?: string;
   kubeTimeout: number;
   kubeQps: number;
@@ -93,6 +94,7 @@ export function registerIdentity(program: Command): void {
     .addOption(textOption('--jwks-url <url>', 'JWKS URL, e.g. https://kubernetes.default.svc/openid/v1/jwks (jwks validator)', { env: env('JWKS_URL') }))
     .addOption(pathOption('--jwks-ca <file>', 'CA bundle for --jwks-url', { env: env('JWKS_CA') }))
     .addOption(pathOption('--jwks-bearer-token-file <file>', 'bearer token sent to --jwks-url', { env: env('JWKS_BEARER_TOKEN_FILE') }))
+    .addOption(durationOption('--jwks-max-age <duration>', 'longest time a fetched JWKS is used before it is fetched again (jwks/dev)', { env: env('JWKS_MAX_AGE'), default: '10m', min: 1 }))
     .addOption(durationOption('--token-cache-ttl <duration>', 'how long a verified token is remembered (jwks/dev; 0 disables)', { env: env('TOKEN_CACHE_TTL'), default: '60s' }))
     .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for the kubernetes validator (default: the files the variable lists, merged as kubectl merges them; else in-cluster, else ~/.kube/config)', { env: 'KUBECONFIG' }))
     .addOption(durationOption('--kube-timeout <duration>', 'TokenReview timeout', { env: env('KUBE_TIMEOUT'), default: '5s', min: 1 }))
@@ -257,8 +259,9 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
     );
   }
   const cache = new TokenCache({ ttlMs: cacheTtlMs });
+  const maxAgeMs = o.jwksMaxAge;
   if (o.validator === 'dev') {
-    const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') } });
+    const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') }, maxAgeMs });
     return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? DEV_TOKEN_ISSUER, audience, kind: 'dev', cache });
   }
   const bearerFile = o.jwksBearerTokenFile;
@@ -270,6 +273,7 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
           ca: o.jwksCa ? readOptionFile('--jwks-ca', env('JWKS_CA'), o.jwksCa) : undefined,
           bearerToken: bearerFile ? async () => readFileSync(bearerFile, 'utf8').trim() : undefined,
         },
+    maxAgeMs,
   });
   return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? 'https://kubernetes.default.svc.cluster.local', audience, kind: 'jwks', cache });
 }
