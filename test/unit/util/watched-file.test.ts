@@ -202,7 +202,8 @@ test('fail/bad, empty or unreadable content keeps the old value; each failure is
 test('ok/a late subscriber is replayed the current value, then sees each new one', async () => {
   const file = join(dir, 'value');
   write(file, 'n=1');
-  const p = new Probe(file);
+  const listenerErrors: unknown[] = [];
+  const p = new Probe(file, { onListenerError: (e) => listenerErrors.push(e) });
   await p.file.start();
   const late: number[] = [];
   const quiet: number[] = [];
@@ -217,6 +218,8 @@ test('ok/a late subscriber is replayed the current value, then sees each new one
   await p.until(() => p.loaded.includes(2), 'n=2');
   expect(late).toEqual([1, 2]);
   expect(quiet).toEqual([2]);
+  // The throwing listener was replayed and told of n=2; each time the others still ran.
+  expect(listenerErrors.map((e) => (e as Error).message)).toEqual(['a listener bug', 'a listener bug']);
   unsubscribe();
   write(file, 'n=3');
   await p.until(() => p.loaded.includes(3), 'n=3');
