@@ -24,11 +24,10 @@
  *   one, like grpc-js's certificate providers.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher, type BigIntStats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { types } from 'node:util';
 import { timerDelay } from './duration.js';
+import { FileWatches, snapshot, type Snapshot } from './file-watches.js';
 
 /** What `read` returns: one file's text, or several files' texts by name. */
 export type FileContent = string | Readonly<Record<string, string>>;
@@ -95,13 +94,6 @@ interface PassOptions {
   retry: boolean;
 }
 
-interface Snapshot {
-  /** The files' identities and times; equal signatures mean nothing to read. */
-  sig: string;
-  /** Inode of each watch target (files and their directories), null when absent. */
-  inodes: Map<string, string | null>;
-}
-
 type Outcome<C> = { content: C } | { error: Error };
 
 /** Reads during which the files moved are retried this many times before being judged. */
@@ -116,7 +108,7 @@ export class WatchedFile<C extends FileContent, T> {
   private failure: WatchedFileFailure | null = null;
   private failureKey = '';
   private readonly targets: string[];
-  private readonly watchers = new Map<string, { watcher: FSWatcher; inode: string }>();
+  private readonly watches: FileWatches;
   private readonly listeners = new Set<(value: T) => void>();
   private readonly sleeps = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private poll: NodeJS.Timeout | null = null;
@@ -130,6 +122,7 @@ export class WatchedFile<C extends FileContent, T> {
   constructor(private readonly cfg: WatchedFileConfig<C, T>) {
     const dirs = cfg.files.map((f) => dirname(f));
     this.targets = [...new Set([...cfg.files, ...dirs])];
+    this.watches = new FileWatches(cfg.persistent ?? false, () => this.schedule());
   }
 
   /** The value in force, or undefined if no content has passed `check` yet. */
@@ -172,8 +165,7 @@ export class WatchedFile<C extends FileContent, T> {
   /** Stops every watch and timer; resolves once a pass in progress has given up. */
   close(): Promise<void> {
     this.closed = true;
-    for (const { watcher } of this.watchers.values()) watcher.close();
-    this.watchers.clear();
+    this.watches.close();
     if (this.poll) clearInterval(this.poll);
     if (this.debounce) clearTimeout(this.debounce);
     this.poll = this.debounce = null;
@@ -287,39 +279,12 @@ export class WatchedFile<C extends FileContent, T> {
     this.guard(() => this.cfg.report?.recovered?.(failure, value));
   }
 
-  private async snapshot(): Promise<Snapshot> {
-    const stats = await Promise.all(this.targets.map((p) => stat(p, { bigint: true }).then((s) => s, (e: NodeJS.ErrnoException) => e.code ?? 'error')));
-    const inodes = new Map<string, string | null>();
-    const parts: string[] = [];
-    this.targets.forEach((p, i) => {
-      const s = stats[i];
-      inodes.set(p, typeof s === 'string' ? null : `${s.dev}:${s.ino}`);
-      if (this.cfg.files.includes(p)) parts.push(signature(s));
-    });
-    return { sig: parts.join('|'), inodes };
+  private snapshot(): Promise<Snapshot> {
+    return snapshot(this.targets, this.cfg.files);
   }
 
-  /** Watches every target that exists, again wherever its inode changed. */
   private rearm(now: Snapshot): void {
-    if (this.closed || this.cfg.watch === false) return;
-    for (const [path, inode] of now.inodes) {
-      const held = this.watchers.get(path);
-      if (held && held.inode === inode) continue;
-      held?.watcher.close();
-      this.watchers.delete(path);
-      if (inode === null) continue;
-      try {
-        const watcher = watch(path, { persistent: this.cfg.persistent ?? false }, () => this.schedule());
-        watcher.on('error', () => {
-          // The target went away; the next pass re-arms it if it comes back.
-          watcher.close();
-          if (this.watchers.get(path)?.watcher === watcher) this.watchers.delete(path);
-        });
-        this.watchers.set(path, { watcher, inode });
-      } catch {
-        // Out of inotify watches, or gone between stat and watch: the poll still sees changes.
-      }
-    }
+    if (!this.closed && this.cfg.watch !== false) this.watches.rearm(now.inodes);
   }
 
   private schedule(): void {
@@ -367,10 +332,6 @@ export class WatchedFile<C extends FileContent, T> {
   private name(): string {
     return this.cfg.name ?? this.cfg.files.join(', ');
   }
-}
-
-function signature(s: BigIntStats | string): string {
-  return typeof s === 'string' ? s : `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
 function isEmpty(content: FileContent): boolean {
