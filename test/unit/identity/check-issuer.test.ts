@@ -4,6 +4,7 @@
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { checkIssuer, IssuerError, type IssuerMaterial } from '../../../src/identity/check-issuer.js';
+import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 import { encodePem } from '../../../src/pki/pem.js';
 import { createIssuer } from '../../../certs/ca.js';
@@ -70,11 +71,9 @@ function pkiMaterial(p: TestPki): IssuerMaterial {
 /** A workload leaf (CA:false) signed by the anchor, with its own key. */
 async function leaf(): Promise<{ certPem: string; keyPem: string }> {
   const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
   const signer = new LeafSigner(good.anchorCert.raw, createPrivateKey(good.anchor.keyPem));
   const cert = await signer.sign({
-    spki,
-    publicKey: spki.subarray(spki.length - 65),
+    key: ecPublicKeyOf(kp.publicKey),
     dnsName: 'web.default.serviceaccount.identity.lanyard.cluster.local',
     spiffeId: 'spiffe://cluster.local/ns/default/sa/web',
     notBefore: new Date(Date.now() - 60_000),
