@@ -3,11 +3,12 @@
  * --uninject) and prints the result on stdout; what was skipped, and why, goes to stderr.
  */
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { bundleFingerprint } from '../pki/bundle-fingerprint.js';
 import { injectConfigFrom } from '../inject/inject-config.js';
 import { ManifestError, rewriteManifests, type RewriteMode } from '../inject/manifest-rewriter.js';
 import { UsageError } from './cli-conventions.js';
+import { choiceOption, flagOption, pathOption, readOptionFile } from './cli-options.js';
 import { addValuesOptions, valuesFrom, type ValuesFlags } from './values-options.js';
 
 interface InjectOptions extends ValuesFlags {
@@ -19,12 +20,12 @@ interface InjectOptions extends ValuesFlags {
 export function registerInject(program: Command): void {
   const cmd = program
     .command('inject')
-    .description('Add the Lanyard proxy to workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Lists, multi-document YAML).')
+    .description('add the Lanyard proxy to workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Lists, multi-document YAML)')
     .argument('<file>', 'manifest file, or - for standard input')
-    .option('--uninject', 'remove what inject added, restoring the input')
-    .option('--native-sidecar', 'run the proxy as a native sidecar (init container with restartPolicy Always; Kubernetes 1.29+)')
-    .option('--identity-trust-anchors-file <file>', "the installed trust bundle: its fingerprint is recorded on each pod (lanyard check compares it)")
-    .addOption(new Option('-o, --output <format>', 'output format (default: that of the input)').choices(['yaml', 'json']));
+    .addOption(flagOption('--uninject', 'remove what inject added, restoring the input'))
+    .addOption(flagOption('--native-sidecar', 'run the proxy as a native sidecar (init container with restartPolicy Always; Kubernetes 1.29+)'))
+    .addOption(pathOption('--identity-trust-anchors-file <file>', 'the installed trust bundle: its fingerprint is recorded on each pod (lanyard check compares it)'))
+    .addOption(choiceOption('-o, --output <format>', 'output format (default: that of the input)', ['yaml', 'json'] as const));
   addValuesOptions(cmd).addHelpText(
     'after',
     `
@@ -41,7 +42,7 @@ Examples:
 }
 
 function runInject(file: string, o: InjectOptions): void {
-  const input = readFileSync(file === '-' ? 0 : file, 'utf8');
+  const input = readInput(file);
   let mode: RewriteMode;
   if (o.uninject) mode = { uninject: true };
   else {
@@ -63,11 +64,20 @@ function runInject(file: string, o: InjectOptions): void {
   }
 }
 
-function fingerprintOf(path: string): string {
+function readInput(file: string): string {
   try {
-    return bundleFingerprint(readFileSync(path, 'utf8'));
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw e;
-    throw new UsageError(`--identity-trust-anchors-file ${path}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`<file>: cannot read ${file === '-' ? 'standard input' : file}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
+  }
+}
+
+function fingerprintOf(path: string): string {
+  const pem = readOptionFile('--identity-trust-anchors-file', undefined, path);
+  try {
+    return bundleFingerprint(pem);
+  } catch (e) {
+    throw new UsageError(`--identity-trust-anchors-file: ${path}: ${(e as Error).message}`);
   }
 }

@@ -4,7 +4,6 @@
  * is renewed in place; the trust bundle it injects under and verifies with is a mounted file,
  * reloaded when it changes.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CertifyClient } from '../../proxy/identity/certify-client.js';
 import { TrustAnchorsFile } from '../../proxy/trust-anchors-file.js';
@@ -19,15 +18,15 @@ import { TrustDomain } from '../pki/names.js';
 import { AdminServer } from '../telemetry/admin-server.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createRegistry, Gauge } from '../telemetry/metrics.js';
-import { formatAddress, parseAddress } from '../util/address.js';
-import { parseFlag, UsageError } from './cli-conventions.js';
-import { envOption } from './env.js';
+import { formatAddress, type HostPort } from '../util/address.js';
+import { UsageError } from './cli-conventions.js';
+import { addressOption, logLevelOption, pathOption, readOptionFile, textOption, type LogLevel } from './cli-options.js';
 import { addValuesOptions, valuesFrom, type ValuesFlags } from './values-options.js';
 
 interface InjectorOptions extends ValuesFlags {
-  addr: string;
-  adminAddr: string;
-  identityAddr: string;
+  addr: HostPort;
+  adminAddr: HostPort;
+  identityAddr: HostPort;
   identityName?: string;
   trustAnchors?: string;
   tokenFile: string;
@@ -35,32 +34,32 @@ interface InjectorOptions extends ValuesFlags {
   trustDomain?: string;
   controlNamespace?: string;
   kubeconfig?: string;
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 export function registerInjector(program: Command): void {
+  const env = (name: string) => `LANYARD_INJECTOR_${name}`;
   const cmd = program
     .command('injector')
-    .description('Run the mutating admission webhook that adds the proxy to pods annotated (or in namespaces annotated) lanyard.io/inject: enabled.')
-    .addOption(envOption('--addr <host:port>', 'HTTPS listener for AdmissionReviews (POST /inject)', 'LANYARD_INJECTOR_ADDR', '0.0.0.0:8443'))
-    .addOption(envOption('--admin-addr <host:port>', 'admin HTTP listener (/ready, /live, /metrics)', 'LANYARD_INJECTOR_ADMIN_ADDR', '0.0.0.0:9995'))
-    .addOption(envOption('--identity-addr <host:port>', 'identity service, where the serving certificate comes from', 'LANYARD_INJECTOR_IDENTITY_ADDR', 'lanyard-identity.lanyard.svc.cluster.local:8080'))
-    .addOption(envOption('--identity-name <name>', "the identity service's identity (default lanyard-identity.<ns>.serviceaccount.identity.<ns>.<td>)", 'LANYARD_INJECTOR_IDENTITY_NAME'))
-    .addOption(envOption('--trust-anchors <file>', 'trust bundle file (the mounted ConfigMap); reloaded when it changes; required', 'LANYARD_INJECTOR_TRUST_ANCHORS'))
-    .addOption(envOption('--token-file <file>', 'projected service-account token presented to Certify', 'LANYARD_INJECTOR_TOKEN_FILE', `${PATHS.tokenDir}/${TOKEN_FILE}`))
-    .addOption(envOption('--service-account <name>', "the injector's own service account (its identity)", 'LANYARD_INJECTOR_SERVICE_ACCOUNT', componentName('injector')))
-    .addOption(envOption('--trust-domain <domain>', 'trust domain (overrides the values)', 'LANYARD_TRUST_DOMAIN'))
-    .addOption(envOption('--control-namespace <ns>', 'control-plane namespace (overrides the values)', 'LANYARD_CONTROL_NAMESPACE'))
-    .addOption(envOption('--kubeconfig <file>', 'kubeconfig (default: in-cluster, then ~/.kube/config)', 'KUBECONFIG'))
-    .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'));
+    .description('run the mutating admission webhook that adds the proxy to pods annotated (or in namespaces annotated) lanyard.io/inject: enabled')
+    .addOption(addressOption('--addr <host:port>', 'HTTPS listener for AdmissionReviews (POST /inject)', 'listen', { env: env('ADDR'), default: '0.0.0.0:8443' }))
+    .addOption(addressOption('--admin-addr <host:port>', 'admin HTTP listener (/ready, /live, /metrics)', 'listen', { env: env('ADMIN_ADDR'), default: '0.0.0.0:9995' }))
+    .addOption(addressOption('--identity-addr <host:port>', 'identity service, where the serving certificate comes from', 'dial', { env: env('IDENTITY_ADDR'), default: 'lanyard-identity.lanyard.svc.cluster.local:8080' }))
+    .addOption(textOption('--identity-name <name>', "the identity service's identity (default lanyard-identity.<ns>.serviceaccount.identity.<ns>.<td>)", { env: env('IDENTITY_NAME') }))
+    .addOption(pathOption('--trust-anchors <file>', 'trust bundle file (the mounted ConfigMap), reloaded when it changes; required', { env: env('TRUST_ANCHORS') }))
+    .addOption(pathOption('--token-file <file>', 'projected service-account token presented to Certify', { env: env('TOKEN_FILE'), default: `${PATHS.tokenDir}/${TOKEN_FILE}` }))
+    .addOption(textOption('--service-account <name>', "the injector's own service account (its identity)", { env: env('SERVICE_ACCOUNT'), default: componentName('injector') }))
+    .addOption(textOption('--trust-domain <domain>', 'trust domain (overrides the values)', { env: 'LANYARD_TRUST_DOMAIN' }))
+    .addOption(textOption('--control-namespace <ns>', 'control-plane namespace (overrides the values)', { env: 'LANYARD_CONTROL_NAMESPACE' }))
+    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig (default: in-cluster, then ~/.kube/config)', { env: 'KUBECONFIG' }))
+    .addOption(logLevelOption());
   addValuesOptions(cmd).addHelpText('after', '\nExample (in the injector Deployment that `lanyard install` renders):\n  lanyard injector --trust-anchors /var/run/lanyard/trust-anchors/ca-bundle.crt --values /var/run/lanyard/injector/values.yaml\n');
   cmd.action((o: InjectorOptions) => runInjector(o));
 }
 
 async function runInjector(o: InjectorOptions): Promise<void> {
-  const addr = parseFlag('--addr', 'LANYARD_INJECTOR_ADDR', () => parseAddress(o.addr, 'listen'));
-  const adminAddr = parseFlag('--admin-addr', 'LANYARD_INJECTOR_ADMIN_ADDR', () => parseAddress(o.adminAddr, 'listen'));
-  parseFlag('--identity-addr', 'LANYARD_INJECTOR_IDENTITY_ADDR', () => parseAddress(o.identityAddr, 'dial'));
+  const { addr, adminAddr } = o;
+  const identityAddr = formatAddress(o.identityAddr);
   if (!o.trustAnchors) throw new UsageError('--trust-anchors (env LANYARD_INJECTOR_TRUST_ANCHORS): required');
   const values = valuesFrom(o, [
     { flag: '--trust-domain', key: 'trustDomain', value: o.trustDomain },
@@ -71,9 +70,14 @@ async function runInjector(o: InjectorOptions): Promise<void> {
   const td = new TrustDomain(values.trustDomain, values.controlNamespace);
   const identity = td.identity({ namespace: values.controlNamespace, serviceAccount: o.serviceAccount });
   const identityName = o.identityName ?? td.identity({ namespace: values.controlNamespace, serviceAccount: componentName('identity') });
-  const anchorsPem = readFileSync(o.trustAnchors, 'utf8');
+  const anchorsPem = readOptionFile('--trust-anchors', 'LANYARD_INJECTOR_TRUST_ANCHORS', o.trustAnchors);
+  try {
+    bundleFingerprint(anchorsPem);
+  } catch (e) {
+    throw new UsageError(`--trust-anchors (env LANYARD_INJECTOR_TRUST_ANCHORS): ${o.trustAnchors}: ${(e as Error).message}`);
+  }
   let injectConfig = injectConfigFrom(values, bundleFingerprint(anchorsPem));
-  const clientFor = (pem: string) => new CertifyClient({ address: o.identityAddr, serverName: identityName, trustAnchorsPem: pem });
+  const clientFor = (pem: string) => new CertifyClient({ address: identityAddr, serverName: identityName, trustAnchorsPem: pem });
 
   let server: InjectorServer | null = null;
   const expiry = new Gauge({ name: 'lanyard_injector_certificate_expiry_timestamp_seconds', help: "NotAfter of the webhook's serving certificate (Unix seconds)", registers: [registry] });
@@ -114,7 +118,7 @@ async function runInjector(o: InjectorOptions): Promise<void> {
   const adminInfo = await admin.start();
   anchorsFile.start();
   certificate.start();
-  logger.info({ identity, names: [injectorServiceName(values.controlNamespace)], identity_addr: o.identityAddr }, 'waiting for the serving certificate');
+  logger.info({ identity, names: [injectorServiceName(values.controlNamespace)], identity_addr: identityAddr }, 'waiting for the serving certificate');
   await certificate.ready;
 
   const { K8sClient } = await import('../k8s/k8s-client.js');

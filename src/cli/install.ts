@@ -3,12 +3,15 @@
  * `--output json`). Rendering never contacts a cluster.
  */
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CertsError } from '../../certs/errors.js';
 import { InstallPkiError, loadOrCreateInstallPki } from '../../certs/install-pki.js';
 import { installManifests } from '../install/install-manifests.js';
 import { renderJson, renderYaml } from '../install/manifest.js';
 import { UsageError } from './cli-conventions.js';
+import { choiceOption, durationOption, flagOption, integerOption, pathOption, textOption } from './cli-options.js';
+import { formatDuration } from '../util/duration.js';
+import type { Option } from 'commander';
 import { addValuesOptions, valuesFrom, type ValuesFlags } from './values-options.js';
 
 interface InstallOptions extends ValuesFlags {
@@ -22,36 +25,36 @@ interface InstallOptions extends ValuesFlags {
   imageTag?: string;
   trustDomain?: string;
   clusterDomain?: string;
-  replicas?: string;
-  identityLifetime?: string;
+  replicas?: number;
+  identityLifetime?: number;
   identityValidator?: string;
   injectorFailurePolicy?: string;
 }
 
-/** Flags that set one value each (besides --values and --set). */
-const VALUE_FLAGS: [keyof InstallOptions, string, string[]][] = [
-  ['registry', '--registry <registry>', ['image.registry']],
-  ['imageTag', '--image-tag <tag>', ['image.tag']],
-  ['trustDomain', '--trust-domain <domain>', ['trustDomain']],
-  ['clusterDomain', '--cluster-domain <domain>', ['clusterDomain']],
-  ['replicas', '--replicas <n>', ['identity.replicas', 'discovery.replicas', 'injector.replicas']],
-  ['identityLifetime', '--identity-lifetime <duration>', ['identity.lifetime']],
-  ['identityValidator', '--identity-validator <kind>', ['identity.validator']],
-  ['injectorFailurePolicy', '--injector-failure-policy <policy>', ['injector.failurePolicy']],
+/** Flags that set one value each (besides --values and --set): option, attribute, keys. */
+const VALUE_FLAGS: [() => Option, keyof InstallOptions, string[]][] = [
+  [() => textOption('--registry <registry>', 'image registry (sets image.registry)'), 'registry', ['image.registry']],
+  [() => textOption('--image-tag <tag>', 'image tag (sets image.tag)'), 'imageTag', ['image.tag']],
+  [() => textOption('--trust-domain <domain>', 'trust domain (sets trustDomain)'), 'trustDomain', ['trustDomain']],
+  [() => textOption('--cluster-domain <domain>', "the cluster's DNS domain (sets clusterDomain)"), 'clusterDomain', ['clusterDomain']],
+  [() => integerOption('--replicas <n>', 'replicas of every component (sets identity/discovery/injector.replicas)', { min: 1, max: 100 }), 'replicas', ['identity.replicas', 'discovery.replicas', 'injector.replicas']],
+  [() => durationOption('--identity-lifetime <duration>', 'leaf certificate lifetime (sets identity.lifetime)', { min: 10_000 }), 'identityLifetime', ['identity.lifetime']],
+  [() => choiceOption('--identity-validator <kind>', 'token validator in the cluster (sets identity.validator)', ['kubernetes', 'jwks'] as const), 'identityValidator', ['identity.validator']],
+  [() => choiceOption('--injector-failure-policy <policy>', "the webhook's failurePolicy (sets injector.failurePolicy)", ['Ignore', 'Fail'] as const), 'injectorFailurePolicy', ['injector.failurePolicy']],
 ];
 
 export function registerInstall(program: Command): void {
   const cmd = program
     .command('install')
-    .description('Print the control plane manifests (namespace, RBAC, PKI, identity, discovery, injector, webhook) for kubectl apply.')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .option('--ha', 'high availability: 3 replicas of each component and PodDisruptionBudgets')
-    .option('--identity-trust-anchors-file <file>', 'trust bundle (PEM): the anchors every proxy trusts')
-    .option('--identity-issuer-certificate-file <file>', 'issuer certificate (PEM), signed by an anchor')
-    .option('--identity-issuer-key-file <file>', "the issuer's private key (PEM)")
-    .option('--pki-dir <dir>', 'without the three files: create a new anchor and issuer here (or reuse the ones an earlier run created)', 'lanyard-pki')
-    .option('--ignore-cluster', 'render without contacting a cluster (the default; nothing is ever contacted)', true);
-  for (const [, flags, keys] of VALUE_FLAGS) cmd.option(flags, `sets ${keys.join(', ')}`);
+    .description('print the control plane manifests (namespace, RBAC, PKI, identity, discovery, injector, webhook) for kubectl apply')
+    .addOption(choiceOption('-o, --output <format>', 'output format', ['yaml', 'json'] as const, { default: 'yaml' }))
+    .addOption(flagOption('--ha', 'high availability: 3 replicas of each component and PodDisruptionBudgets'))
+    .addOption(pathOption('--identity-trust-anchors-file <file>', 'trust bundle (PEM): the anchors every proxy trusts'))
+    .addOption(pathOption('--identity-issuer-certificate-file <file>', 'issuer certificate (PEM), signed by an anchor'))
+    .addOption(pathOption('--identity-issuer-key-file <file>', "the issuer's private key (PEM)"))
+    .addOption(pathOption('--pki-dir <dir>', 'without the three files: create a new anchor and issuer here (or reuse the ones an earlier run created)', { default: 'lanyard-pki' }))
+    .addOption(flagOption('--ignore-cluster', 'render without contacting a cluster (the default: nothing is ever contacted)').default(true));
+  for (const [option] of VALUE_FLAGS) cmd.addOption(option());
   addValuesOptions(cmd).addHelpText(
     'after',
     `
@@ -68,7 +71,12 @@ Examples:
 }
 
 async function runInstall(o: InstallOptions): Promise<void> {
-  const overrides = VALUE_FLAGS.flatMap(([key, flags, keys]) => keys.map((k) => ({ flag: flags.split(' ')[0], key: k, value: o[key] as string | undefined })));
+  const text = (key: keyof InstallOptions): string | undefined => {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    return key === 'identityLifetime' ? formatDuration(v as number) : String(v);
+  };
+  const overrides = VALUE_FLAGS.flatMap(([option, key, keys]) => keys.map((k) => ({ flag: option().long!, key: k, value: text(key) })));
   const values = valuesFrom(o, overrides);
   let pki;
   try {

@@ -1,15 +1,14 @@
 /**
- * The options `lanyard install` and `lanyard inject` share: where values come from and the
- * trust bundle, so a workload is injected for the control plane that was installed.
+ * The options `lanyard install`, `lanyard inject` and `lanyard injector` share: where values
+ * come from, so a workload is injected for the control plane that was installed.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadValues } from '../install/load-values.js';
 import type { InstallValues } from '../install/values.js';
 import { ValueError } from '../util/value-error.js';
+import { packageVersion } from './build-info.js';
 import { UsageError } from './cli-conventions.js';
-import { packageRoot } from './paths.js';
+import { pathOption, textOption } from './cli-options.js';
 
 export interface ValuesFlags {
   values: string[];
@@ -22,13 +21,8 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function addValuesOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--values <file>', 'values file (YAML or JSON); repeatable, later files win').argParser(collect).default([]))
-    .addOption(new Option('--set <key=value>', 'set one value, e.g. image.tag=v1 or proxy.resources.limits.memory=256Mi; repeatable').argParser(collect).default([]));
-}
-
-/** The package version: the default image tag and the proxy-version annotation. */
-export function lanyardVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    .addOption(pathOption('--values <file>', 'values file (YAML or JSON); repeatable, later files win').argParser(collect).default([], 'none'))
+    .addOption(textOption('--set <key=value>', 'set one value, e.g. image.tag=v1 or proxy.resources.limits.memory=256Mi; repeatable').argParser(collect).default([], 'none'));
 }
 
 export type ValueOverride = { flag: string; key: string; value: string | undefined };
@@ -36,7 +30,7 @@ export type ValueOverride = { flag: string; key: string; value: string | undefin
 /** Values from --values, --set, then the flags (`extra`: a command's own value flags). */
 export function valuesFrom(o: ValuesFlags, extra: readonly ValueOverride[] = []): InstallValues {
   try {
-    return loadValues(lanyardVersion(), {
+    return loadValues(packageVersion(), {
       valuesFiles: o.values,
       sets: o.set,
       overrides: [
