@@ -43,7 +43,7 @@ test('ok/without the bundle file the fingerprint annotation is left out, and a n
 
 test('fail/input that is not YAML names the input and the document', () => {
   const out = run(['-'], 'kind: Pod\n---\nspec: [\n');
-  expect(out.code).not.toBe(0);
+  expect(out.code).toBe(2);
   expect(out.stdout).toBe('');
   expect(out.stderr).toMatch(/standard input: document 2/);
 });

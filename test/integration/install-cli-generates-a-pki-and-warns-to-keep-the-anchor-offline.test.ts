@@ -63,7 +63,7 @@ test.each([
   writeFileSync(join(dir, 'other-issuer.crt'), other.issuer.certPem);
   writeFileSync(join(dir, 'other-issuer.key'), other.issuer.keyPem);
   const r = await lanyard(['install', '--pki-dir', join(dir, 'unused'), ...args(join(ROOT, 'test', 'fixtures', 'install', 'pki'))], NO_CLUSTER);
-  expect(r.code).not.toBe(0);
+  expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(re);
   expect(r.stderr).not.toMatch(/\n\s+at /);
