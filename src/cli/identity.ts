@@ -20,6 +20,8 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { defaultDevDir } from './paths.js';
 import { envOption } from './env.js';
 import { formatHostPort, parseDuration, parseHostPort, parsePositiveInt, type HostPort } from './parse.js';
+import { parseDuration as parseUtilDuration } from '../util/duration.js';
+import { named, parseInteger, ValueError } from '../util/value-error.js';
 
 export interface IdentityOptions {
   addr: string;
@@ -46,6 +48,10 @@ export interface IdentityOptions {
   pollInterval: string;
   workers: string;
   logLevel: string;
+  idleTimeout: string;
+  handshakeTimeout: string;
+  requestTimeout: string;
+  maxConnections: string;
 }
 
 export function registerIdentity(program: Command): void {
@@ -78,6 +84,10 @@ export function registerIdentity(program: Command): void {
     .addOption(envOption('--poll-interval <duration>', 'issuer directory poll period (changes are also watched)', 'LANYARD_IDENTITY_POLL_INTERVAL', '10s'))
     .addOption(envOption('--workers <n|auto>', 'processes serving Certify on the shared port (auto: one per CPU)', 'LANYARD_IDENTITY_WORKERS', '1'))
     .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'))
+    .addOption(envOption('--idle-timeout <duration>', 'close connections with no call in flight after this long (clients reconnect)', 'LANYARD_IDENTITY_IDLE_TIMEOUT', '5m'))
+    .addOption(envOption('--handshake-timeout <duration>', 'time a connection gets for its TLS handshake, and again for its HTTP/2 preface', 'LANYARD_IDENTITY_HANDSHAKE_TIMEOUT', '10s'))
+    .addOption(envOption('--request-timeout <duration>', 'time a call gets to send its request in full (then DEADLINE_EXCEEDED)', 'LANYARD_IDENTITY_REQUEST_TIMEOUT', '10s'))
+    .addOption(envOption('--max-connections <n>', 'connections held at once per process; more are dropped', 'LANYARD_IDENTITY_MAX_CONNECTIONS', '10000'))
     .addHelpText(
       'after',
       `
@@ -128,8 +138,25 @@ function parseSettings(o: IdentityOptions): IdentitySettings {
     // The native addon's ECDSA verify is twice as fast as node:crypto for a fresh key; both
     // make the same checks and give the same error codes (src/pki/csr.ts).
     csrVerifier: loadNative()?.ecdsaVerify,
+    ...parseConnectionLimits(o),
   };
   return { addr, adminAddr, issuerDir, controlNamespace, workers, service };
+}
+
+/** Connection limits (src/identity/http2-limits.ts); each timeout at least 1s, since 0 would close every connection at once. */
+function parseConnectionLimits(o: IdentityOptions): Pick<IdentityServiceConfig, 'idleTimeoutMs' | 'handshakeTimeoutMs' | 'requestTimeoutMs' | 'maxConnections'> {
+  const timeout = (flag: string, env: string, text: string) =>
+    named({ flag, env }, () => {
+      const ms = parseUtilDuration(text);
+      if (ms < 1000) throw new ValueError(`at least 1s, got ${JSON.stringify(text)}`);
+      return ms;
+    });
+  return {
+    idleTimeoutMs: timeout('--idle-timeout', 'LANYARD_IDENTITY_IDLE_TIMEOUT', o.idleTimeout),
+    handshakeTimeoutMs: timeout('--handshake-timeout', 'LANYARD_IDENTITY_HANDSHAKE_TIMEOUT', o.handshakeTimeout),
+    requestTimeoutMs: timeout('--request-timeout', 'LANYARD_IDENTITY_REQUEST_TIMEOUT', o.requestTimeout),
+    maxConnections: named({ flag: '--max-connections', env: 'LANYARD_IDENTITY_MAX_CONNECTIONS' }, () => parseInteger(o.maxConnections, 1)),
+  };
 }
 
 function parseWorkers(value: string): number {

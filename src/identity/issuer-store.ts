@@ -71,7 +71,7 @@ export class IssuerStore {
     if (cfg.registry) {
       this.reloads = new Counter({
         name: 'lanyard_identity_issuer_reloads_total',
-        help: 'Issuer reload attempts that found changed files, by result.',
+        help: 'Issuer reload attempts that found changed files, by result (ok, refused: unfit issuer, error: unreadable files).',
         labelNames: ['result'],
         registers: [cfg.registry],
       });
@@ -83,6 +83,17 @@ export class IssuerStore {
         aggregator: 'min', // across --workers: the earliest expiry is the one to alert on
         collect() {
           if (store.issuer) this.set(store.issuer.notAfter.getTime() / 1000);
+        },
+      });
+      // Linkerd's identity controller's name and meaning (negative once expired), so alerts
+      // written for Linkerd work unchanged.
+      new Gauge({
+        name: 'issuer_cert_ttl_seconds',
+        help: 'The remaining seconds until the issuer certificate expires.',
+        registers: [cfg.registry],
+        aggregator: 'min',
+        collect() {
+          if (store.issuer) this.set((store.issuer.notAfter.getTime() - store.now()) / 1000);
         },
       });
       new Gauge({
@@ -165,7 +176,7 @@ export class IssuerStore {
     try {
       material = await this.readSettled();
     } catch (e) {
-      this.fail(`read:${(e as Error).message}`, (e as Error).message);
+      this.fail(`read:${(e as Error).message}`, (e as Error).message, 'error');
       return;
     }
     if (material.digest === this.loadedDigest) return;
@@ -176,7 +187,7 @@ export class IssuerStore {
       this.loadedDigest = material.digest;
       this.failedDigest = '';
       this.lastError = '';
-      this.reloads?.inc({ result: 'success' });
+      this.reloads?.inc({ result: 'ok' });
       this.cfg.logger.info(
         {
           event: 'issuer_loaded',
@@ -190,15 +201,16 @@ export class IssuerStore {
       );
       for (const l of this.listeners) l(issuer);
     } catch (e) {
-      this.fail(material.digest, (e as Error).message);
+      this.fail(material.digest, (e as Error).message, 'refused');
     }
   }
 
-  private fail(digest: string, message: string): void {
+  /** `refused`: the files were read and judged unfit; `error`: they could not be read. */
+  private fail(digest: string, message: string, result: 'refused' | 'error'): void {
     this.lastError = message;
     if (digest === this.failedDigest) return; // same bad files as last time: already reported
     this.failedDigest = digest;
-    this.reloads?.inc({ result: 'failure' });
+    this.reloads?.inc({ result });
     this.cfg.logger.error(
       { event: 'issuer_rejected', dir: this.cfg.issuerDir, reason: message, keeping: this.issuer?.fingerprint ?? null },
       this.issuer ? 'new issuer refused; the previous issuer keeps signing' : 'no valid issuer; Certify answers UNAVAILABLE',

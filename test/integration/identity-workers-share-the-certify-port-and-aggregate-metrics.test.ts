@@ -49,11 +49,11 @@ test('two workers share the Certify port; admin aggregates them; SIGTERM leaves 
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    const servedBy = new Set(lines(svc.stdout()).filter((l) => l.event === 'certify' && l.result === 'OK').map((l) => l.worker));
+    const servedBy = new Set(lines(svc.stdout()).filter((l) => l.event === 'certify' && l.result === 'ok').map((l) => l.worker));
     expect(servedBy).toEqual(new Set([1, 2]));
 
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="OK",reason="issued"} 4');
+    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="ok",reason="issued"} 4');
     expect(metrics).toContain('lanyard_identity_workers{state="ready"} 2');
     // Every worker loaded the same issuer: its expiry is one timestamp, not a sum.
     const expiry = Number(/^lanyard_identity_issuer_expiry_timestamp_seconds (\d+)/m.exec(metrics)?.[1]);
