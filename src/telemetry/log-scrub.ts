@@ -24,13 +24,23 @@ export const REDACTED = '[redacted]';
 const SECRET_KEY =
   /^(?:(?:id|access|refresh|bearer|auth|session|jwt|sa|service[-_]?account)[-_]?)?tokens?$|^(?:proxy[-_]?)?authorization$|^(?:set[-_]?)?cookie$|^pass(?:word|phrase|wd)?$|^(?:client[-_]?)?secret$|^(?:(?:private|signing|secret|api|encryption)[-_]?)?key(?:[-_]?pem)?$|^x[-_]api[-_]key$|^csr(?:[-_]?(?:pem|der))?$|^certificate[-_]?signing[-_]?request$/i;
 
-/** A cheap first test: only strings that contain one of these are searched for secrets. */
-const MAYBE_SECRET = /eyJ|bearer|token=|-----BEGIN/i;
 const SECRET_VALUE =
   /eyJ[\w-]{8,}(?:\.[\w-]*)*|\b(bearer)(\s+)[\w.~+/=-]+|([?&](?:access_|id_)?token=)[^&\s"'#]+|-----BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|CERTIFICATE REQUEST)-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/gi;
 
+/**
+ * Field names come from a small set chosen by our code, so the answer is remembered; the
+ * cache is bounded because some objects (request headers) have names a client chose.
+ */
+const keyVerdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_KEYS = 1024;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  let secret = keyVerdicts.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(key);
+    if (keyVerdicts.size < MAX_REMEMBERED_KEYS) keyVerdicts.set(key, secret);
+  }
+  return secret;
 }
 
 /** Cuts `text` to `max` characters, saying how much was left out. */
@@ -38,10 +48,25 @@ export function cutText(text: string, max: number = LOG_LIMITS.stringChars): str
   return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
 }
 
+/**
+ * A cheap first test (indexOf is much faster than a regular expression): only strings with
+ * one of `eyJ`, `-----`, `bearer` or `token=` (in either case) are searched for secrets.
+ */
+function maybeSecret(s: string): boolean {
+  return (
+    s.includes('eyJ') ||
+    s.includes('-----') ||
+    s.includes('earer') ||
+    s.includes('EARER') ||
+    s.includes('oken=') ||
+    s.includes('OKEN=')
+  );
+}
+
 /** A string with secret-shaped parts replaced, then cut. */
 export function scrubString(text: string): string {
   let out = text;
-  if (out.length >= 10 && MAYBE_SECRET.test(out)) {
+  if (out.length >= 10 && maybeSecret(out)) {
     out = out.replace(SECRET_VALUE, (_m, bearer?: string, space?: string, param?: string) =>
       bearer ? `${bearer}${space}${REDACTED}` : param ? `${param}${REDACTED}` : REDACTED,
     );
@@ -51,10 +76,24 @@ export function scrubString(text: string): string {
 
 /** The fields of one log call, scrubbed; `fields` itself when nothing needed to change. */
 export function scrubFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return scrubObject(fields, 0, new WeakSet()) as Record<string, unknown>;
+  return scrubObject(fields, 0, new Seen()) as Record<string, unknown>;
 }
 
-function scrubValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+/** The objects on the path being walked (to stop at cycles), allocated only once a line has nested objects. */
+class Seen {
+  private set: Set<object> | null = null;
+  has(o: object): boolean {
+    return this.set !== null && this.set.has(o);
+  }
+  add(o: object): void {
+    (this.set ??= new Set()).add(o);
+  }
+  delete(o: object): void {
+    this.set?.delete(o);
+  }
+}
+
+function scrubValue(value: unknown, depth: number, seen: Seen): unknown {
   switch (typeof value) {
     case 'string':
       return scrubString(value);
@@ -81,7 +120,7 @@ function scrubValue(value: unknown, depth: number, seen: WeakSet<object>): unkno
   }
 }
 
-function scrubArray(items: unknown[], depth: number, seen: WeakSet<object>): unknown[] {
+function scrubArray(items: unknown[], depth: number, seen: Seen): unknown[] {
   let out: unknown[] | null = items.length > LOG_LIMITS.arrayItems ? items.slice(0, LOG_LIMITS.arrayItems) : null;
   const n = Math.min(items.length, LOG_LIMITS.arrayItems);
   for (let i = 0; i < n; i++) {
@@ -92,7 +131,7 @@ function scrubArray(items: unknown[], depth: number, seen: WeakSet<object>): unk
   return out ?? items;
 }
 
-function scrubObject(obj: Record<string, unknown>, depth: number, seen: WeakSet<object>): Record<string, unknown> {
+function scrubObject(obj: Record<string, unknown>, depth: number, seen: Seen): Record<string, unknown> {
   let out: Record<string, unknown> | null = null;
   let count = 0;
   for (const key in obj) {
@@ -127,7 +166,7 @@ function isErrorLike(v: object): v is ErrorLike {
 }
 
 /** Errors as pino's serializer shapes them ({type, message, stack, ...fields}), scrubbed. */
-function scrubError(err: ErrorLike, depth: number, seen: WeakSet<object>): Record<string, unknown> {
+function scrubError(err: ErrorLike, depth: number, seen: Seen): Record<string, unknown> {
   const out: Record<string, unknown> = {
     type: typeof err.constructor === 'function' && err.constructor !== Object ? err.constructor.name : String(err.name ?? 'Error'),
     message: scrubString(err.message),
