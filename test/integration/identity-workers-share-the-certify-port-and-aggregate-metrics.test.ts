@@ -59,6 +59,11 @@ test('two workers share the Certify port; admin aggregates them; SIGTERM leaves 
     const expiry = Number(/^lanyard_identity_issuer_expiry_timestamp_seconds (\d+)/m.exec(metrics)?.[1]);
     expect(expiry * 1000).toBeGreaterThan(Date.now());
     expect(expiry * 1000).toBeLessThan(Date.now() + 20 * 365 * 86_400_000);
+    // Linkerd's issuer TTL and Lanyard's build info are one value each, not one per worker summed.
+    const ttl = Number(/^issuer_cert_ttl_seconds (\S+)/m.exec(metrics)?.[1]);
+    expect(Math.abs(ttl - (expiry - Date.now() / 1000))).toBeLessThan(60);
+    expect(metrics).toMatch(/^lanyard_build_info\{version="[^"]+",node_version="[^"]+",component="identity"\} 1$/m);
+    expect(metrics).toMatch(/^grpc_server_handled_total\{grpc_type="unary",grpc_service="io\.linkerd\.proxy\.identity\.Identity",grpc_method="Certify",grpc_code="OK"\} 4$/m);
 
     expect(await svc.stop('SIGTERM')).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
