@@ -39,6 +39,7 @@ export interface IdentityOptions {
   jwksCa?: string;
   jwksBearerTokenFile?: string;
   tokenCacheTtl: string;
+  jwksMaxAge: string;
   kubeconfig?: string;
   kubeTimeout: string;
   kubeQps: string;
@@ -74,6 +75,7 @@ export function registerIdentity(program: Command): void {
     .addOption(envOption('--jwks-url <url>', 'JWKS URL, e.g. https://kubernetes.default.svc/openid/v1/jwks (jwks validator)', 'LANYARD_IDENTITY_JWKS_URL'))
     .addOption(envOption('--jwks-ca <file>', 'CA bundle for --jwks-url', 'LANYARD_IDENTITY_JWKS_CA'))
     .addOption(envOption('--jwks-bearer-token-file <file>', 'bearer token sent to --jwks-url', 'LANYARD_IDENTITY_JWKS_BEARER_TOKEN_FILE'))
+    .addOption(envOption('--jwks-max-age <duration>', 'longest time a fetched JWKS is used before it is fetched again (jwks/dev)', 'LANYARD_IDENTITY_JWKS_MAX_AGE', '10m'))
     .addOption(envOption('--token-cache-ttl <duration>', 'how long a verified token is remembered (jwks/dev; 0 disables)', 'LANYARD_IDENTITY_TOKEN_CACHE_TTL', '60s'))
     .addOption(envOption('--kubeconfig <file>', 'kubeconfig for the kubernetes validator (default: in-cluster or ~/.kube/config)', 'KUBECONFIG'))
     .addOption(envOption('--kube-timeout <duration>', 'TokenReview timeout', 'LANYARD_IDENTITY_KUBE_TIMEOUT', '5s'))
@@ -253,8 +255,10 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
     });
   }
   const cache = new TokenCache({ ttlMs: cacheTtlMs });
+  const maxAgeMs = parseDuration(o.jwksMaxAge, '--jwks-max-age (or LANYARD_IDENTITY_JWKS_MAX_AGE)');
+  if (!(maxAgeMs > 0)) throw new Error('--jwks-max-age (or LANYARD_IDENTITY_JWKS_MAX_AGE): must be more than 0');
   if (o.validator === 'dev') {
-    const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') } });
+    const source = new JwksSource({ location: { file: join(issuerDir, 'token-signing.jwks.json') }, maxAgeMs });
     return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? DEV_TOKEN_ISSUER, audience, kind: 'dev', cache });
   }
   if (!o.jwksFile === !o.jwksUrl) throw new Error('--validator jwks needs exactly one of --jwks-file or --jwks-url');
@@ -267,6 +271,7 @@ async function buildValidator(o: IdentityOptions, issuerDir: string, logger: Log
           ca: o.jwksCa ? readFileSync(o.jwksCa, 'utf8') : undefined,
           bearerToken: bearerFile ? async () => readFileSync(bearerFile, 'utf8').trim() : undefined,
         },
+    maxAgeMs,
   });
   return new JwksTokenValidator({ source, issuer: o.tokenIssuer ?? 'https://kubernetes.default.svc.cluster.local', audience, kind: 'jwks', cache });
 }

@@ -6,6 +6,7 @@
  * Transport, audit and metrics live in identity-server.ts.
  */
 import { checkCsrNames, parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
+import type { EcPublicKey } from '../pki/ec-key.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
 import { leafValidity } from '../pki/validity.js';
 import { checkRequest, type CertifyRequest } from './check-request.js';
@@ -65,14 +66,15 @@ export class CertificateAuthority {
     }
 
     const csr = parseCsr(checked.csr);
-    await verifyCsr(csr, this.cfg.csrVerifier);
+    const key = await verifyCsr(csr, this.cfg.csrVerifier);
     checkCsrNames(csr, checked.identity);
 
+    // Everything in the leaf is rebuilt from parsed values: the key from its curve and
+    // point, the names from the token's service account. No request bytes are copied.
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
     const { der: leaf, serial } = await issuer.signer.sign({
-      spki: csr.spki,
-      publicKey: csr.publicKey,
-      dnsName: checked.identity,
+      key,
+      dnsName: provenIdentity,
       spiffeId: this.cfg.trustDomain.spiffeId(proven),
       ...window,
     });
@@ -83,13 +85,12 @@ export class CertificateAuthority {
    * Issues a certificate for a key this process holds (the identity service's own serving
    * certificate), skipping token and CSR checks that only make sense for remote callers.
    */
-  async issueLocal(ref: ServiceAccountRef, spki: Buffer, publicKey: Buffer): Promise<Certified> {
+  async issueLocal(ref: ServiceAccountRef, key: EcPublicKey): Promise<Certified> {
     const issuer = this.cfg.issuers.current();
     if (!issuer) throw new IdentityError('ERR_ISSUER_UNAVAILABLE', this.cfg.issuers.unavailableReason());
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
     const { der: leaf, serial } = await issuer.signer.sign({
-      spki,
-      publicKey,
+      key,
       dnsName: this.cfg.trustDomain.identity(ref),
       spiffeId: this.cfg.trustDomain.spiffeId(ref),
       ...window,
