@@ -11,7 +11,7 @@ import { createPodWatcher, type PodObject } from '../k8s/pods.js';
 import type { TrustDomain } from '../pki/names.js';
 import { isDnsLabel } from '../pki/names.js';
 import type { Logger } from '../telemetry/logger.js';
-import { normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
+import { normalizeAddress, type Endpoint, type EndpointChange, type EndpointSource } from './endpoint.js';
 
 export const PROXY_CONTAINER = 'lanyard-proxy';
 
@@ -35,7 +35,7 @@ export class KubernetesSource implements EndpointSource {
   /** pod uid → the IPs it currently owns, so a pod's old IPs are dropped when it changes. */
   private readonly ipsByPod = new Map<string, string[]>();
   private readonly byIp = new Map<string, PodEndpoint>();
-  private readonly listeners = new Set<(a: Set<string>) => void>();
+  private readonly listeners = new Set<(change: EndpointChange) => void>();
   private synced = false;
 
   constructor(private readonly cfg: KubernetesSourceConfig) {
@@ -48,6 +48,7 @@ export class KubernetesSource implements EndpointSource {
     await this.watcher.synced();
     this.synced = true;
     this.cfg.logger.info({ event: 'endpoints_synced', source: 'kubernetes', meshed_ips: this.byIp.size }, 'pod watch synced');
+    this.emit('all'); // ready now: every waiting Watch gets its first answer
   }
 
   async stop(): Promise<void> {
@@ -63,7 +64,7 @@ export class KubernetesSource implements EndpointSource {
     return e ? { address, port, meshed: true, identity: e.identity, spiffeId: e.spiffeId, source: 'kubernetes', workload: e.workload } : null;
   }
 
-  onChange(listener: (a: Set<string>) => void): () => void {
+  onChange(listener: (change: EndpointChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -82,7 +83,17 @@ export class KubernetesSource implements EndpointSource {
       }
       this.ipsByPod.set(uid, ips);
     }
-    if (changed.size) for (const l of this.listeners) l(changed);
+    if (changed.size) this.emit(changed);
+  }
+
+  private emit(change: EndpointChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (e) {
+        this.cfg.logger.warn({ event: 'endpoints_listener_failed', reason: (e as Error).message }, 'an endpoints listener threw');
+      }
+    }
   }
 
   private endpointOf(pod: PodObject): PodEndpoint | null {
