@@ -10,7 +10,7 @@
  * anchor replaced is refused with the advice to delete the directory.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TrustDomain } from '../src/pki/names.js';
@@ -59,6 +59,21 @@ export function devPkiPaths(dir: string): DevPkiPaths {
     tokenKeyPath: join(dir, 'token-signing.key'),
     tokenPublicJwksPath: join(dir, 'token-signing.jwks.json'),
   };
+}
+
+/**
+ * The entries of `dir` that are not part of a development PKI (hidden entries aside: the
+ * lock and interrupted atomic writes). Empty for a missing, empty or development directory;
+ * the CLI creates a development PKI only where this is empty (or in the default directory),
+ * so the anchor's and issuer's keys never land beside an operator's own files.
+ */
+export function foreignFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  if (!statSync(dir).isDirectory()) return [dir];
+  const ours = new Set(Object.values(devPkiPaths('')));
+  return readdirSync(dir)
+    .filter((name) => !name.startsWith('.') && !ours.has(name))
+    .sort();
 }
 
 export async function ensureDevPki(dir: string, opts: DevPkiConfig = {}): Promise<DevPkiResult> {

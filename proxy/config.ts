@@ -5,9 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isDnsName, TrustDomain } from '../src/pki/names.js';
+import { parseAddress, parsePort, type HostPort } from '../src/util/address.js';
 import { parseDuration } from '../src/util/duration.js';
-import { parseInteger } from '../src/util/value-error.js';
-import { hostPort, parseRoutes, type HostPort, type Route } from './outbound/routes.js';
+import { describeSource, parseBoolean, parseChoice, parseInteger } from '../src/util/value-error.js';
+import { parseRoutes, type Route } from './outbound/routes.js';
 
 export interface ProxyConfig {
   identityAddr: string;
@@ -61,7 +62,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_TRUST_ANCHORS: [undefined, 'trust anchors: PEM text or a file path (a file is reloaded when it changes); required'],
   LANYARD_PROXY_LOCAL_IDENTITY: [undefined, 'this workload\'s identity, <sa>.<ns>.serviceaccount.identity.<control-ns>.<td>; required'],
   LANYARD_PROXY_IDENTITY_DIR: [undefined, 'write the key (0600) and certificate here; default: memory only'],
-  LANYARD_PROXY_CERT_FILE: [undefined, 'static mode: certificate chain file used instead of Certify (with LANYARD_PROXY_KEY_FILE; reloaded on change)'],
+  LANYARD_PROXY_CERT_FILE: [undefined, 'static mode: certificate chain file used instead of Certify (with --key-file; reloaded on change)'],
   LANYARD_PROXY_KEY_FILE: [undefined, 'static mode: private key file'],
   LANYARD_PROXY_INBOUND_ADDR: ['0.0.0.0:4143', 'inbound listener'],
   LANYARD_PROXY_OUTBOUND_ADDR: ['127.0.0.1:4140', 'outbound listener'],
@@ -93,7 +94,21 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_LOG_LEVEL: ['info', 'log level'],
 };
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The flag equivalent to a variable: its name without the prefix, lower-case, dashed; a
+ * boolean that defaults to true is switched off with `--no-<name>`.
+ */
+export function proxyFlag(name: string): string {
+  const base = name.replace(/^LANYARD_(PROXY_)?/, '').toLowerCase().replace(/_/g, '-');
+  return PROXY_ENV[name]?.[0] === 'true' ? `--no-${base}` : `--${base}`;
+}
+
+/** How an error names a value: its flag and its variable, `--inbound-addr (env LANYARD_PROXY_INBOUND_ADDR)`. */
+export function proxySource(name: string): string {
+  return describeSource({ flag: proxyFlag(name), env: name });
+}
 
 export class ProxyConfigError extends Error {
   constructor(message: string) {
@@ -109,70 +124,65 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   };
   const need = (name: string): string => {
     const v = get(name);
-    if (v === undefined) throw new ProxyConfigError(`${name}: required (${PROXY_ENV[name][1]})`);
+    if (v === undefined) throw new ProxyConfigError(`${proxySource(name)}: required (${PROXY_ENV[name][1]})`);
     return v;
   };
-  const addr = (name: string): HostPort => wrap(name, () => hostPort(need(name), name, true));
+  const addr = (name: string): HostPort => wrap(name, () => parseAddress(need(name), 'listen'));
   /** A duration; zero only where it means "disabled". */
   const duration = (name: string, zeroAllowed = false): number => {
-    const ms = wrap(name, () => parseDurationMs(need(name), name));
-    if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${name}: must be greater than zero`);
-    return ms;
-  };
-  /** In src/util's grammar (the durations above move to it with the CLI conventions). */
-  const utilDuration = (name: string, zeroAllowed = false): number => {
     const ms = wrap(name, () => parseDuration(need(name)));
-    if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${name}: must be greater than zero`);
+    if (ms <= 0 && !zeroAllowed) throw new ProxyConfigError(`${proxySource(name)}: must be greater than zero`);
     return ms;
   };
 
   const domain = wrap('LANYARD_TRUST_DOMAIN', () => new TrustDomain(need('LANYARD_TRUST_DOMAIN')).domain);
   const td = wrap('LANYARD_CONTROL_NAMESPACE', () => new TrustDomain(domain, need('LANYARD_CONTROL_NAMESPACE')));
-  const logLevel = need('LANYARD_LOG_LEVEL');
-  if (!LOG_LEVELS.includes(logLevel)) throw new ProxyConfigError(`LANYARD_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const logLevel = wrap('LANYARD_LOG_LEVEL', () => parseChoice(need('LANYARD_LOG_LEVEL'), LOG_LEVELS));
   const localIdentity = need('LANYARD_PROXY_LOCAL_IDENTITY');
   if (!td.parse(localIdentity)) {
-    throw new ProxyConfigError(`LANYARD_PROXY_LOCAL_IDENTITY: ${JSON.stringify(localIdentity)} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`);
+    throw new ProxyConfigError(
+      `${proxySource('LANYARD_PROXY_LOCAL_IDENTITY')}: ${JSON.stringify(localIdentity)} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`,
+    );
   }
   const identityName = get('LANYARD_PROXY_IDENTITY_NAME') ?? td.identity({ namespace: td.controlNamespace, serviceAccount: 'lanyard-identity' });
-  if (!isDnsName(identityName)) throw new ProxyConfigError(`LANYARD_PROXY_IDENTITY_NAME: ${JSON.stringify(identityName)} is not a DNS name`);
+  if (!isDnsName(identityName)) throw new ProxyConfigError(`${proxySource('LANYARD_PROXY_IDENTITY_NAME')}: ${JSON.stringify(identityName)} is not a DNS name`);
   const identityAddr = need('LANYARD_PROXY_IDENTITY_ADDR');
-  wrap('LANYARD_PROXY_IDENTITY_ADDR', () => hostPort(identityAddr, 'LANYARD_PROXY_IDENTITY_ADDR'));
+  wrap('LANYARD_PROXY_IDENTITY_ADDR', () => parseAddress(identityAddr, 'dial'));
 
   const anchors = readAnchors(need('LANYARD_PROXY_TRUST_ANCHORS'));
   const appPortRaw = get('LANYARD_PROXY_APP_PORT');
-  const appPort = appPortRaw === undefined ? null : wrap('LANYARD_PROXY_APP_PORT', () => port(appPortRaw));
+  const appPort = appPortRaw === undefined ? null : wrap('LANYARD_PROXY_APP_PORT', () => parsePort(appPortRaw));
   const routesFile = get('LANYARD_PROXY_ROUTES_FILE') ?? null;
   const routes = [
-    ...(routesFile ? wrap('LANYARD_PROXY_ROUTES_FILE', () => parseRoutes(readFile(routesFile), `LANYARD_PROXY_ROUTES_FILE (${routesFile})`)) : []),
-    ...(get('LANYARD_PROXY_ROUTES') ? wrap('LANYARD_PROXY_ROUTES', () => parseRoutes(need('LANYARD_PROXY_ROUTES'), 'LANYARD_PROXY_ROUTES')) : []),
+    ...(routesFile ? wrap('LANYARD_PROXY_ROUTES_FILE', () => parseRoutes(readFile(routesFile), `${proxySource('LANYARD_PROXY_ROUTES_FILE')} ${routesFile}`)) : []),
+    ...(get('LANYARD_PROXY_ROUTES') ? wrap('LANYARD_PROXY_ROUTES', () => parseRoutes(need('LANYARD_PROXY_ROUTES'), proxySource('LANYARD_PROXY_ROUTES'))) : []),
   ];
-  const unmeshed = need('LANYARD_PROXY_OUTBOUND_UNMESHED');
-  if (unmeshed !== 'allow' && unmeshed !== 'deny') throw new ProxyConfigError(`LANYARD_PROXY_OUTBOUND_UNMESHED: expected allow or deny, got ${JSON.stringify(unmeshed)}`);
-  const maxConnections = wrap('LANYARD_PROXY_MAX_CONNECTIONS', () => positiveInt(need('LANYARD_PROXY_MAX_CONNECTIONS')));
+  const unmeshed = wrap('LANYARD_PROXY_OUTBOUND_UNMESHED', () => parseChoice(need('LANYARD_PROXY_OUTBOUND_UNMESHED'), ['allow', 'deny'] as const));
+  const maxConnections = wrap('LANYARD_PROXY_MAX_CONNECTIONS', () => parseInteger(need('LANYARD_PROXY_MAX_CONNECTIONS'), 1));
   const tokenFile = need('LANYARD_PROXY_TOKEN_FILE');
   const policyFile = get('LANYARD_PROXY_POLICY_FILE') ?? null;
   const certFile = get('LANYARD_PROXY_CERT_FILE') ?? null;
   const keyFile = get('LANYARD_PROXY_KEY_FILE') ?? null;
-  if (!certFile !== !keyFile) throw new ProxyConfigError(`${certFile ? 'LANYARD_PROXY_KEY_FILE' : 'LANYARD_PROXY_CERT_FILE'}: required with ${certFile ? 'LANYARD_PROXY_CERT_FILE' : 'LANYARD_PROXY_KEY_FILE'}`);
-  for (const [name, f] of [['LANYARD_PROXY_CERT_FILE', certFile], ['LANYARD_PROXY_KEY_FILE', keyFile]] as const) {
-    if (f && !existsSync(f)) throw new ProxyConfigError(`${name}: ${f} does not exist`);
+  if (!certFile !== !keyFile) {
+    const [missing, given] = certFile ? ['LANYARD_PROXY_KEY_FILE', 'LANYARD_PROXY_CERT_FILE'] : ['LANYARD_PROXY_CERT_FILE', 'LANYARD_PROXY_KEY_FILE'];
+    throw new ProxyConfigError(`${proxySource(missing)}: required with ${proxySource(given)}`);
   }
-  if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`LANYARD_PROXY_POLICY_FILE: ${policyFile} does not exist`);
+  for (const [name, f] of [['LANYARD_PROXY_CERT_FILE', certFile], ['LANYARD_PROXY_KEY_FILE', keyFile]] as const) {
+    if (f && !existsSync(f)) throw new ProxyConfigError(`${proxySource(name)}: ${f} does not exist`);
+  }
+  if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`${proxySource('LANYARD_PROXY_POLICY_FILE')}: ${policyFile} does not exist`);
 
-  const bool = (name: string): boolean => {
-    const v = need(name).toLowerCase();
-    if (!['true', 'false', '1', '0', 'yes', 'no'].includes(v)) throw new ProxyConfigError(`${name}: expected true or false, got ${JSON.stringify(v)}`);
-    return ['true', '1', 'yes'].includes(v);
-  };
+  const bool = (name: string): boolean => wrap(name, () => parseBoolean(need(name)));
   const transparent = bool('LANYARD_PROXY_TRANSPARENT');
   const discoveryAddr = get('LANYARD_PROXY_DISCOVERY_ADDR') ?? null;
-  if (discoveryAddr) wrap('LANYARD_PROXY_DISCOVERY_ADDR', () => hostPort(discoveryAddr, 'LANYARD_PROXY_DISCOVERY_ADDR'));
+  if (discoveryAddr) wrap('LANYARD_PROXY_DISCOVERY_ADDR', () => parseAddress(discoveryAddr, 'dial'));
   if (transparent && !discoveryAddr) {
-    throw new ProxyConfigError('LANYARD_PROXY_DISCOVERY_ADDR: required when LANYARD_PROXY_TRANSPARENT=true (without discovery every destination would look unmeshed)');
+    throw new ProxyConfigError(
+      `${proxySource('LANYARD_PROXY_DISCOVERY_ADDR')}: required in transparent mode (${proxySource('LANYARD_PROXY_TRANSPARENT')}); without discovery every destination would look unmeshed`,
+    );
   }
   const discoveryName = get('LANYARD_PROXY_DISCOVERY_NAME') ?? null;
-  if (discoveryName && !isDnsName(discoveryName)) throw new ProxyConfigError(`LANYARD_PROXY_DISCOVERY_NAME: ${JSON.stringify(discoveryName)} is not a DNS name`);
+  if (discoveryName && !isDnsName(discoveryName)) throw new ProxyConfigError(`${proxySource('LANYARD_PROXY_DISCOVERY_NAME')}: ${JSON.stringify(discoveryName)} is not a DNS name`);
 
   return {
     identityAddr,
@@ -199,8 +209,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
-    keepaliveMs: utilDuration('LANYARD_PROXY_KEEPALIVE', true),
-    auditSummaryIntervalMs: utilDuration('LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL'),
+    keepaliveMs: duration('LANYARD_PROXY_KEEPALIVE', true),
+    auditSummaryIntervalMs: duration('LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL'),
     maxConnections,
     authenticatedReserve: get('LANYARD_PROXY_AUTHENTICATED_RESERVE') === undefined
       ? Math.floor(maxConnections / 10)
@@ -212,20 +222,23 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
   };
 }
 
+/** Runs a parser for one variable; its error is prefixed with the flag and variable, once. */
 function wrap<T>(name: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
     const msg = (e as Error).message;
-    throw new ProxyConfigError(msg.startsWith(name) ? msg : `${name}: ${msg}`);
+    const src = proxySource(name);
+    throw new ProxyConfigError(msg.startsWith(src) ? msg : `${src}: ${msg}`);
   }
 }
 
 function readAnchors(value: string): { pem: string; file: string | null } {
   if (value.includes('-----BEGIN CERTIFICATE-----')) return { pem: value.replace(/\\n/g, '\n'), file: null };
-  if (!existsSync(value)) throw new ProxyConfigError(`LANYARD_PROXY_TRUST_ANCHORS: neither PEM text nor an existing file: ${value}`);
+  const src = proxySource('LANYARD_PROXY_TRUST_ANCHORS');
+  if (!existsSync(value)) throw new ProxyConfigError(`${src}: neither PEM text nor an existing file: ${value}`);
   const pem = readFileSync(value, 'utf8');
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ProxyConfigError(`LANYARD_PROXY_TRUST_ANCHORS: ${value} holds no PEM certificate`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ProxyConfigError(`${src}: ${value} holds no PEM certificate`);
   return { pem, file: value };
 }
 
@@ -235,32 +248,4 @@ function readFile(path: string): string {
   } catch (e) {
     throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-}
-
-function port(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`expected a port number, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-export function parseDurationMs(v: string, name: string): number {
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let m: RegExpExecArray | null;
-  let consumed = 0;
-  while ((m = re.exec(v))) {
-    total += Number(m[1]) * UNITS[m[2]];
-    consumed = re.lastIndex;
-  }
-  if (consumed !== v.length || consumed === 0) throw new Error(`${name}: expected a duration such as 500ms, 10s or 1h, got ${JSON.stringify(v)}`);
-  return total;
 }

@@ -1,61 +1,68 @@
 /**
- * Watches the trust-anchors file (watch and poll, like every reloadable file here) so an
- * anchor rotation — add the new anchor, move the issuer, drop the old one — reaches running
- * proxies without a restart. A file that holds no valid CA certificate is refused and the
+ * Keeps the proxy's trust anchors in step with their file, through the shared reloader
+ * (src/util/watched-file.ts: watch and poll), so an anchor rotation (add the new anchor, move
+ * the issuer, drop the old one) reaches running proxies without a restart. A file that holds
+ * no valid CA certificate, is empty or cannot be read is refused, reported once, and the
  * current anchors stay.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { TrustBundle } from '../src/pki/trust-bundle.js';
 import type { Logger } from '../src/telemetry/logger.js';
+import { WatchedFile } from '../src/util/watched-file.js';
 
 export interface TrustAnchorsFileConfig {
   file: string;
   /** Default 5s. */
   pollIntervalMs?: number;
   logger: Logger;
+  /** Called with the new bundle's PEM when it differs from the anchors in force. */
   onChange: (pem: string) => void;
 }
 
 export class TrustAnchorsFile {
-  private current = '';
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private current: string;
+  private readonly watched: WatchedFile<string, { pem: string; bundle: TrustBundle }>;
 
   constructor(
     private readonly cfg: TrustAnchorsFileConfig,
+    /** The anchors the proxy started with (read from the same file by the configuration). */
     initialPem: string,
   ) {
     this.current = initialPem;
+    this.watched = new WatchedFile({
+      files: [cfg.file],
+      read: () => readFile(cfg.file, 'utf8'),
+      check: (pem) => ({ pem, bundle: TrustBundle.fromPem(pem, cfg.file) }),
+      name: `trust anchors file ${cfg.file}`,
+      pollIntervalMs: cfg.pollIntervalMs ?? 5_000,
+      report: {
+        failed: (f) =>
+          cfg.logger.error({ event: 'trust_anchors_rejected', file: cfg.file, reason: f.error.message }, 'new trust anchors refused; keeping the current ones'),
+        recovered: (f) => cfg.logger.info({ event: 'trust_anchors_recovered', file: cfg.file, after: f.error.message }, 'the trust anchors file is good again'),
+      },
+      onListenerError: (e) => cfg.logger.warn({ event: 'trust_anchors_listener_failed', reason: (e as Error).message }, 'a trust anchors listener threw'),
+    });
+    this.watched.subscribe((v) => this.changed(v.pem, v.bundle));
   }
 
-  start(): void {
-    try {
-      this.watcher = watch(dirname(this.cfg.file), { persistent: false }, () => void this.check());
-      this.watcher.on('error', () => this.watcher?.close());
-    } catch {
-      // polling alone still catches every change
-    }
-    this.timer = setInterval(() => void this.check(), this.cfg.pollIntervalMs ?? 5000);
-    this.timer.unref();
+  /** Starts watching; resolves after the first read. */
+  start(): Promise<void> {
+    return this.watched.start();
   }
 
   stop(): void {
-    this.watcher?.close();
-    if (this.timer) clearInterval(this.timer);
+    void this.watched.close();
   }
 
-  async check(): Promise<void> {
-    const pem = await readFile(this.cfg.file, 'utf8').catch(() => null);
-    if (pem === null || pem === this.current) return;
-    try {
-      const bundle = TrustBundle.fromPem(pem, this.cfg.file);
-      this.current = pem;
-      this.cfg.logger.info({ event: 'trust_anchors_loaded', file: this.cfg.file, anchors: bundle.anchors.map((a) => a.fingerprint256) }, 'trust anchors reloaded');
-      this.cfg.onChange(pem);
-    } catch (e) {
-      this.cfg.logger.error({ event: 'trust_anchors_rejected', file: this.cfg.file, reason: (e as Error).message }, 'new trust anchors refused; keeping the current ones');
-    }
+  /** Re-reads the file now (after a pass in progress). */
+  reload(): Promise<void> {
+    return this.watched.reload();
+  }
+
+  private changed(pem: string, bundle: TrustBundle): void {
+    if (pem === this.current) return; // the first read finds what the proxy started with
+    this.current = pem;
+    this.cfg.logger.info({ event: 'trust_anchors_loaded', file: this.cfg.file, anchors: bundle.anchors.map((a) => a.fingerprint256) }, 'trust anchors reloaded');
+    this.cfg.onChange(pem);
   }
 }

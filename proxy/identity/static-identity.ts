@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { certificatesFromPem } from '../../src/pki/pem.js';
 import { TrustBundle } from '../../src/pki/trust-bundle.js';
 import type { Logger } from '../../src/telemetry/logger.js';
+import { WatchedFile } from '../../src/util/watched-file.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';
@@ -26,54 +27,58 @@ export interface StaticIdentityConfig {
   metrics?: ProxyMetrics;
 }
 
+type Pair = { certPem: string; keyPem: string };
+
 export class StaticIdentity implements IdentitySource {
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
-  private failure: string | null = null;
-  private loaded = '';
-  private timer: NodeJS.Timeout | null = null;
+  private readonly watched: WatchedFile<Pair, WorkloadCertificate>;
 
   constructor(private readonly cfg: StaticIdentityConfig) {
     this.ready = new Promise((r) => (this.resolveReady = r));
+    this.watched = new WatchedFile({
+      files: [cfg.certFile, cfg.keyFile],
+      read: async () => {
+        const [certPem, keyPem] = await Promise.all([readFile(cfg.certFile, 'utf8'), readFile(cfg.keyFile, 'utf8')]);
+        return { certPem, keyPem };
+      },
+      check: (pair) => this.check(pair.certPem, pair.keyPem),
+      name: `${cfg.certFile} and ${cfg.keyFile}`,
+      pollIntervalMs: cfg.pollIntervalMs ?? 5_000,
+      report: { loaded: (cert) => this.installed(cert), failed: (f) => this.refused(f.error.message) },
+    });
   }
 
   get lastFailure(): string | null {
-    return this.failure;
+    return this.watched.lastFailure()?.error.message ?? null;
   }
 
   start(): void {
-    void this.load();
-    this.timer = setInterval(() => void this.load(), this.cfg.pollIntervalMs ?? 5000);
-    this.timer.unref();
+    void this.watched.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    void this.watched.close();
   }
 
+  /** Checks the files again even if unchanged: the anchors they are checked against may have moved. */
   refreshNow(): void {
-    this.loaded = '';
-    void this.load();
+    void this.watched.reload({ force: true });
   }
 
-  private async load(): Promise<void> {
-    try {
-      const [certPem, keyPem] = await Promise.all([readFile(this.cfg.certFile, 'utf8'), readFile(this.cfg.keyFile, 'utf8')]);
-      if (certPem + keyPem === this.loaded) return;
-      const cert = this.check(certPem, keyPem);
-      this.cfg.tls.installCertificate(cert);
-      this.loaded = certPem + keyPem;
-      this.failure = null;
-      this.cfg.metrics?.identityRefreshed(cert, 'success');
-      this.cfg.logger.info({ event: 'identity_refreshed', identity: cert.identity, serial: cert.serial, not_after: cert.notAfter.toISOString(), source: this.cfg.certFile }, 'certificate installed from file');
-      this.resolveReady();
-    } catch (e) {
-      const reason = (e as Error).message;
-      if (reason === this.failure) return;
-      this.failure = reason;
-      this.cfg.metrics?.identityRefreshed(null, 'failure');
-      this.cfg.logger.error({ event: 'identity_refresh_failed', source: this.cfg.certFile, error: reason }, 'certificate files refused');
-    }
+  private installed(cert: WorkloadCertificate): void {
+    this.cfg.tls.installCertificate(cert);
+    this.cfg.metrics?.identityRefreshed(cert, 'success');
+    this.cfg.logger.info(
+      { event: 'identity_refreshed', identity: cert.identity, serial: cert.serial, not_after: cert.notAfter.toISOString(), source: this.cfg.certFile },
+      'certificate installed from file',
+    );
+    this.resolveReady();
+  }
+
+  private refused(reason: string): void {
+    this.cfg.metrics?.identityRefreshed(null, 'failure');
+    this.cfg.logger.error({ event: 'identity_refresh_failed', source: this.cfg.certFile, error: reason }, 'certificate files refused');
   }
 
   private check(certPem: string, keyPem: string): WorkloadCertificate {

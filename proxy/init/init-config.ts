@@ -3,6 +3,8 @@
  * wins). Parsing is pure: values in, a checked config or an error naming the flag out, so a
  * table test covers every refusal and a bad manifest fails before any rule is written.
  */
+import { parsePort } from '../../src/util/address.js';
+import { describeSource, parseBoolean, parseChoice, parseInteger, ValueError } from '../../src/util/value-error.js';
 import { Cidr, formatIp } from '../policy/cidr.js';
 import { ProxyInitError } from './init-error.js';
 
@@ -86,11 +88,23 @@ function fail(name: string, expected: string, value: string): never {
   throw new ProxyInitError('ERR_INIT_FLAG', `${name}: expected ${expected}, got ${JSON.stringify(value)}`);
 }
 
+/** Runs a src/util parser; its ValueError becomes ERR_INIT_FLAG naming the option. */
+function grammar<T>(name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof ValueError) throw new ProxyInitError('ERR_INIT_FLAG', `${name}: ${e.message}`);
+    throw e;
+  }
+}
+
 function port(text: string, name: string, whole: string): number {
-  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (n >= 1 && n <= 65535) return n;
-  if (text === whole.trim()) fail(name, 'a TCP port 1-65535', whole);
-  return fail(name, `TCP ports 1-65535 such as 25,587,6000-6010 (${JSON.stringify(text)} is not one)`, whole);
+  if (text.trim() === whole.trim()) return grammar(name, () => parsePort(text));
+  try {
+    return parsePort(text);
+  } catch {
+    return fail(name, `TCP ports 1-65535 such as 25,587,6000-6010 (${JSON.stringify(text)} is not one)`, whole);
+  }
 }
 
 /** `25,587,6000-6010` (or `6000:6010`); empty means none; duplicates are dropped. */
@@ -120,34 +134,33 @@ export function parseSubnets(text: string, name: string): Subnet[] {
   return out;
 }
 
-function id(text: string, name: string): number {
-  const n = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-  // 4294967295 is (uid_t)-1, which the kernel reserves to mean "no id".
-  if (!(n >= 0 && n < 4294967295)) fail(name, 'a numeric id 0-4294967294', text);
-  return n;
-}
+// 4294967295 is (uid_t)-1, which the kernel reserves to mean "no id".
+const id = (text: string, name: string): number => grammar(name, () => parseInteger(text, 0, 4294967294));
 
-function bool(text: string, name: string): boolean {
+/** An empty value (a variable set to nothing) is off. */
+const bool = (text: string, name: string): boolean => (text.trim() === '' ? false : grammar(name, () => parseBoolean(text)));
+
+const oneOf = <T extends string>(text: string, name: string, allowed: readonly T[]): T => grammar(name, () => parseChoice(text.trim().toLowerCase(), allowed));
+
+/** `--ipv6` also takes a boolean word: true/yes/1 are `on`, false/no/0 are `off`. */
+function ipv6Mode(text: string, name: string): Ipv6Mode {
   const v = text.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-  return fail(name, 'true or false', text);
+  if (v === 'auto' || v === 'on' || v === 'off') return v;
+  try {
+    return parseBoolean(v) ? 'on' : 'off';
+  } catch {
+    return oneOf(text, name, ['auto', 'on', 'off'] as const);
+  }
 }
 
-function oneOf<T extends string>(text: string, name: string, allowed: readonly T[], aliases: Record<string, T> = {}): T {
-  const v = text.trim().toLowerCase();
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  if (v in aliases) return aliases[v];
-  return fail(name, allowed.join(', '), text);
-}
-
-const IPV6_ALIASES: Record<string, Ipv6Mode> = { true: 'on', yes: 'on', '1': 'on', false: 'off', no: 'off', '0': 'off' };
+/** How errors name an option: its flag and its variable, `--inbound-port (env LANYARD_INIT_INBOUND_PORT)`. */
+export const initSource = (key: ProxyInitKey): string => describeSource({ flag: PROXY_INIT_FLAGS[key].flag, env: PROXY_INIT_FLAGS[key].env });
 
 /**
- * Checks raw values into a config. `nameOf` says how to name a key in an error (the flag, or
- * the variable when the value came from the environment); by default the flag.
+ * Checks raw values into a config. `nameOf` says how to name a key in an error; by default
+ * the flag and its variable, whichever the value came from.
  */
-export function parseProxyInitConfig(raw: RawProxyInitConfig, nameOf: (key: ProxyInitKey) => string = (k) => PROXY_INIT_FLAGS[k].flag): ProxyInitConfig {
+export function parseProxyInitConfig(raw: RawProxyInitConfig, nameOf: (key: ProxyInitKey) => string = initSource): ProxyInitConfig {
   const text = (k: ProxyInitKey): string => raw[k] ?? PROXY_INIT_FLAGS[k].def ?? '';
   const cfg: ProxyInitConfig = {
     inboundPort: port(text('inboundPort').trim(), nameOf('inboundPort'), text('inboundPort')),
@@ -159,7 +172,7 @@ export function parseProxyInitConfig(raw: RawProxyInitConfig, nameOf: (key: Prox
     outboundPortsToIgnore: parsePortList(text('outboundPortsToIgnore'), nameOf('outboundPortsToIgnore')),
     subnetsToIgnore: parseSubnets(text('subnetsToIgnore'), nameOf('subnetsToIgnore')),
     iptablesMode: oneOf(text('iptablesMode'), nameOf('iptablesMode'), ['auto', 'nft', 'legacy'] as const),
-    ipv6: oneOf(text('ipv6'), nameOf('ipv6'), ['auto', 'on', 'off'] as const, IPV6_ALIASES),
+    ipv6: ipv6Mode(text('ipv6'), nameOf('ipv6')),
     dryRun: bool(text('dryRun'), nameOf('dryRun')),
     cleanup: bool(text('cleanup'), nameOf('cleanup')),
     netns: text('netns').trim() === '' ? null : text('netns').trim(),

@@ -16,11 +16,10 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { isDnsName } from '../../src/pki/names.js';
+import { formatAddress, parseAddress, type HostPort } from '../../src/util/address.js';
+import { quote, ValueError } from '../../src/util/value-error.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort };
 
 export interface Route {
   listen: HostPort | null;
@@ -84,15 +83,19 @@ function parseRoute(raw: unknown, where: string): Route {
   return { listen, destination, upstream, identity, name };
 }
 
-/** `HOST:PORT`; port 0 (any free port) only where `listen` is true. */
+/**
+ * An address field, in src/util's grammar: `listen` fields may use port 0 (any free port)
+ * and `:port`; others need a host and a real port. A bare number is a port on 127.0.0.1.
+ */
 export function hostPort(v: unknown, where: string, listen = false): HostPort {
-  const s = typeof v === 'number' ? `127.0.0.1:${v}` : v;
-  const m = typeof s === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(s.trim()) : null;
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < (listen ? 0 : 1) || port > 65535) throw new RoutesError(`${where}: expected HOST:PORT, got ${JSON.stringify(v)}`);
-  return { host: m[1] ?? m[2], port };
+  const text = typeof v === 'number' && Number.isInteger(v) ? `127.0.0.1:${v}` : v;
+  if (typeof text !== 'string') throw new RoutesError(`${where}: expected an address host:port, got ${v === undefined ? 'nothing' : quote(JSON.stringify(v))}`);
+  try {
+    return parseAddress(text, listen ? 'listen' : 'dial');
+  } catch (e) {
+    if (e instanceof ValueError) throw new RoutesError(`${where}: ${e.message}`);
+    throw e;
+  }
 }
 
-export function fmt(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
+export const fmt = (hp: HostPort): string => formatAddress(hp);

@@ -9,6 +9,7 @@
  * `ports` merge by port: a port in a later layer replaces that port's whole rule, so a
  * port's allow list never mixes entries from two sources. An empty variable is unset.
  */
+import { proxySource } from '../config.js';
 import { PeerPolicy } from './peer-policy.js';
 import { PolicyError } from './policy-error.js';
 import type { DefaultPolicyName, PolicyConfig } from './policy-config.js';
@@ -39,26 +40,29 @@ function read(env: Env, name: string): string | undefined {
   return v ? v : undefined;
 }
 
-/** Errors name the variable: `LANYARD_PROXY_CLUSTER_NETWORKS[1]: "x" is not a CIDR`. */
+/** Runs a check of one variable; its PolicyError is attributed to the variable and its flag. */
+function fromVariable<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    throw e instanceof PolicyError ? e.from(proxySource(name)) : e;
+  }
+}
+
+/** Errors name the variable and its flag: `--cluster-networks (env LANYARD_PROXY_CLUSTER_NETWORKS): [1]: "x" is not a CIDR`. */
 export function policyOverridesFromEnv(env: Env): PolicyOverrides {
   const out: PolicyOverrides = {};
   const inline = read(env, POLICY_ENV.inline);
-  if (inline !== undefined) {
-    try {
-      out.inline = parsePolicy(inline);
-    } catch (e) {
-      throw e instanceof PolicyError ? e.from(POLICY_ENV.inline) : e;
-    }
-  }
+  if (inline !== undefined) out.inline = fromVariable(POLICY_ENV.inline, () => parsePolicy(inline));
   const name = read(env, POLICY_ENV.defaultPolicy);
-  if (name !== undefined) out.default = policyName(name, POLICY_ENV.defaultPolicy);
+  if (name !== undefined) out.default = fromVariable(POLICY_ENV.defaultPolicy, () => policyName(name, ''));
   const networks = read(env, POLICY_ENV.clusterNetworks);
   if (networks !== undefined) {
     // Blank items are dropped so a trailing comma is harmless.
     const list = networks.split(',').map((s) => s.trim());
-    list.forEach((n, i) => n && checkCidr(n, `${POLICY_ENV.clusterNetworks}[${i}]`));
+    fromVariable(POLICY_ENV.clusterNetworks, () => list.forEach((n, i) => n && checkCidr(n, `[${i}]`)));
     out.clusterNetworks = list.filter(Boolean);
-    if (out.clusterNetworks.length === 0) throw new PolicyError('ERR_POLICY_INVALID', POLICY_ENV.clusterNetworks, 'lists no CIDR');
+    if (out.clusterNetworks.length === 0) throw new PolicyError('ERR_POLICY_INVALID', '', 'lists no CIDR', proxySource(POLICY_ENV.clusterNetworks));
   }
   return out;
 }

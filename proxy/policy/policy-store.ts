@@ -2,19 +2,18 @@
  * Holds the proxy's current PeerPolicy and keeps it in step with the policy file.
  *
  * The file is loaded at start (a bad file throws: the proxy refuses to start rather than run
- * with a policy nobody wrote). After that it is re-read on a filesystem event in the file's
- * directory **and** on a poll comparing content hashes: an atomic rename, or a ConfigMap
- * volume's `..data` symlink swap, which some watchers never report, is never missed. A bad
- * new file is refused, logged (`policy_rejected`) and counted, and the last good policy
+ * with a policy nobody wrote). After that the shared reloader (src/util/watched-file.ts)
+ * re-reads it on a filesystem event on the file or its directory **and** on a stat poll: an
+ * atomic rename, or a ConfigMap volume's `..data` symlink swap, is never missed. A bad new
+ * file is refused, logged once (`policy_rejected`) and counted, and the last good policy
  * stays in force; a good one replaces it in one assignment, so a connection is always
  * judged by one complete policy, old or new.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Logger } from '../../src/telemetry/logger.js';
 import { Counter, type Registry } from '../../src/telemetry/metrics.js';
+import { WatchedFile, type WatchedFileFailure } from '../../src/util/watched-file.js';
 import { PeerPolicy } from './peer-policy.js';
 import { PolicyError } from './policy-error.js';
 import { applyOverrides, type PolicyOverrides } from './policy-env.js';
@@ -37,15 +36,10 @@ export interface PolicyStoreConfig {
 export type PolicyListener = (policy: PeerPolicy) => void;
 
 export class PolicyStore {
-  private policy: PeerPolicy | null = null;
+  /** Set once start() resolved: the overrides' policy, or the file's through `file`. */
+  private fixed: PeerPolicy | null = null;
+  private readonly file: WatchedFile<string, PeerPolicy> | null;
   private loadedDigest = '';
-  private failedDigest = '';
-  private watcher: FSWatcher | null = null;
-  private poll: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
-  private reloading: Promise<void> | null = null;
-  private pending = false;
-  private stopped = false;
   private readonly reloads?: Counter<'result'>;
   private readonly listeners = new Set<PolicyListener>();
 
@@ -53,11 +47,29 @@ export class PolicyStore {
     if (cfg.registry) {
       this.reloads = new Counter({
         name: 'lanyard_proxy_policy_reloads_total',
-        help: 'Policy loads that found a changed file, by result (success, failure).',
+        help: 'Policy loads that found a changed file, by result: success, or failure (each distinct failure counted once).',
         labelNames: ['result'],
         registers: [cfg.registry],
       });
     }
+    const file = cfg.file;
+    this.file =
+      file === undefined
+        ? null
+        : new WatchedFile({
+            files: [file],
+            read: () => readFile(file, 'utf8').catch((e: Error) => Promise.reject(new PolicyError('ERR_POLICY_READ', '', `cannot read (${e.message})`, `policy file ${file}`))),
+            check: (text) => this.build(text),
+            name: `policy file ${file}`,
+            pollIntervalMs: cfg.pollIntervalMs ?? 5_000,
+            debounceMs: cfg.debounceMs,
+            report: {
+              loaded: (policy, previous, digest) => this.installed(policy, previous !== undefined, digest),
+              failed: (f) => this.refused(f),
+              recovered: (f) => this.cfg.logger.info({ event: 'policy_recovered', file, after: f.error.message }, 'the policy file is good again'),
+            },
+            onListenerError: (e) => this.listenerFailed(e),
+          });
   }
 
   /**
@@ -65,39 +77,30 @@ export class PolicyStore {
    * @throws PolicyError naming the file and the path inside it when the file is missing or bad
    */
   async start(): Promise<void> {
-    const file = this.cfg.file;
-    if (file === undefined) {
+    if (!this.file) {
       const policy = new PeerPolicy(applyOverrides(undefined, this.cfg.overrides ?? {}));
-      this.install(policy, sha256(JSON.stringify(policy.config)));
+      this.installed(policy, false, '');
+      this.fixed = policy;
       return;
     }
-    const text = await this.read(file).catch((e: PolicyError) => this.reject(`read:${e.message}`, e));
-    const digest = sha256(text);
-    let policy: PeerPolicy;
-    try {
-      policy = this.build(text);
-    } catch (e) {
-      this.reject(digest, e);
+    await this.file.start();
+    const failure = this.file.lastFailure();
+    if (!this.file.current()) {
+      await this.file.close();
+      throw policyError(failure, this.cfg.file!);
     }
-    this.loadedDigest = digest;
-    this.install(policy, digest);
-    this.watchDirectory(dirname(file));
-    this.poll = setInterval(() => void this.reload(), this.cfg.pollIntervalMs ?? 5_000);
-    this.poll.unref();
+    this.file.subscribe((p) => this.notify(p), { replay: false });
   }
 
   stop(): void {
-    this.stopped = true;
-    this.watcher?.close();
-    if (this.poll) clearInterval(this.poll);
-    if (this.debounce) clearTimeout(this.debounce);
-    this.watcher = this.poll = this.debounce = null;
+    void this.file?.close();
   }
 
   /** The policy in force. */
   current(): PeerPolicy {
-    if (!this.policy) throw new Error('PolicyStore.current() called before start() resolved');
-    return this.policy;
+    const policy = this.fixed ?? this.file?.current();
+    if (!policy) throw new Error('PolicyStore.current() called before start() resolved');
+    return policy;
   }
 
   /** Called with each new policy after it is in force (not with the current one). Returns an unsubscribe. */
@@ -106,45 +109,9 @@ export class PolicyStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Re-reads the file now; concurrent calls coalesce into at most one extra pass. */
+  /** Re-reads the file now (after a pass in progress); resolves once it is judged. */
   reload(): Promise<void> {
-    if (this.reloading) {
-      this.pending = true;
-      return this.reloading;
-    }
-    this.reloading = this.reloadOnce().finally(() => {
-      this.reloading = null;
-      if (this.pending && !this.stopped) {
-        this.pending = false;
-        void this.reload();
-      }
-    });
-    return this.reloading;
-  }
-
-  private async reloadOnce(): Promise<void> {
-    const file = this.cfg.file;
-    if (file === undefined || this.stopped) return;
-    let text: string;
-    try {
-      text = await this.read(file);
-    } catch (e) {
-      return this.refuse(`read:${(e as Error).message}`, e);
-    }
-    const digest = sha256(text);
-    if (digest === this.loadedDigest) {
-      this.failedDigest = ''; // back to the good file: a later bad write is news again
-      return;
-    }
-    if (digest === this.failedDigest) return; // the same bad file: already reported
-    try {
-      const policy = this.build(text);
-      this.loadedDigest = digest;
-      this.failedDigest = '';
-      this.install(policy, digest);
-    } catch (e) {
-      this.refuse(digest, e);
-    }
+    return this.file?.reload() ?? Promise.resolve();
   }
 
   private build(text: string): PeerPolicy {
@@ -155,75 +122,48 @@ export class PolicyStore {
     }
   }
 
-  private install(policy: PeerPolicy, digest: string): void {
-    const previous = this.policy;
-    this.policy = policy;
+  private installed(policy: PeerPolicy, replaced: boolean, digest: string): void {
+    this.loadedDigest = digest;
     this.reloads?.inc({ result: 'success' });
+    const shown = digest ? digest.slice(0, 16) : sha256Of(policy);
     this.cfg.logger.info(
-      { event: 'policy_loaded', file: this.cfg.file ?? null, digest: digest.slice(0, 16), ...policy.summary(), replaced: previous !== null },
-      previous ? 'policy reloaded' : 'policy loaded',
+      { event: 'policy_loaded', file: this.cfg.file ?? null, digest: shown, ...policy.summary(), replaced },
+      replaced ? 'policy reloaded' : 'policy loaded',
     );
+  }
+
+  private notify(policy: PeerPolicy): void {
     for (const l of this.listeners) {
       try {
         l(policy);
       } catch (e) {
-        this.cfg.logger.warn({ event: 'policy_listener_failed', reason: (e as Error).message }, 'a policy listener threw');
+        this.listenerFailed(e);
       }
     }
   }
 
-  /** Logs and counts a refused file; the current policy stays. */
-  private refuse(digest: string, e: unknown): void {
-    this.failedDigest = digest;
+  private listenerFailed(e: unknown): void {
+    this.cfg.logger.warn({ event: 'policy_listener_failed', reason: (e as Error).message }, 'a policy listener threw');
+  }
+
+  /** Logs and counts a refused file, once per distinct failure; the current policy stays. */
+  private refused(f: WatchedFileFailure): void {
+    const keeping = this.file?.current() !== undefined;
     this.reloads?.inc({ result: 'failure' });
     this.cfg.logger.error(
-      { event: 'policy_rejected', file: this.cfg.file, reason: (e as Error).message, keeping: this.loadedDigest.slice(0, 16) || null },
-      this.policy ? 'new policy refused; the previous policy stays in force' : 'policy refused; the proxy cannot start',
+      { event: 'policy_rejected', file: this.cfg.file, reason: policyError(f, this.cfg.file!).message, keeping: keeping ? this.loadedDigest.slice(0, 16) : null },
+      keeping ? 'new policy refused; the previous policy stays in force' : 'policy refused; the proxy cannot start',
     );
-  }
-
-  /** `refuse`, then throw: at start there is no previous policy to keep. */
-  private reject(digest: string, e: unknown): never {
-    this.refuse(digest, e);
-    throw e;
-  }
-
-  /** Reads, retrying briefly when the file vanished under us (the old side of a symlink swap). */
-  private async read(file: string): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await readFile(file, 'utf8');
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code !== 'ENOENT' || attempt >= 2) throw new PolicyError('ERR_POLICY_READ', '', `cannot read (${err.message})`, `policy file ${file}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-  }
-
-  private watchDirectory(dir: string): void {
-    try {
-      // The directory, not the file: a rename or `..data` swap replaces the file's inode,
-      // and a watch on the old inode would go quiet.
-      const w = watch(dir, { persistent: false }, () => this.scheduleReload());
-      w.on('error', () => w.close()); // the directory went away; the poll carries on
-      this.watcher = w;
-    } catch (e) {
-      this.cfg.logger.warn({ dir, reason: (e as Error).message }, 'cannot watch the policy directory; relying on polling');
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.stopped) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      void this.reload();
-    }, this.cfg.debounceMs ?? 50);
-    this.debounce.unref();
   }
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The failure as a PolicyError (an empty file is reported by the reloader itself). */
+function policyError(f: WatchedFileFailure | null, file: string): PolicyError {
+  if (f?.error instanceof PolicyError) return f.error;
+  if (f?.stage === 'empty') return new PolicyError('ERR_POLICY_READ', '', 'the file is empty', `policy file ${file}`);
+  return new PolicyError('ERR_POLICY_READ', '', `cannot read (${f?.error.message ?? 'not loaded'})`, `policy file ${file}`);
+}
+
+function sha256Of(policy: PeerPolicy): string {
+  return createHash('sha256').update(JSON.stringify(policy.config)).digest('hex').slice(0, 16);
 }

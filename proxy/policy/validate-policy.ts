@@ -5,6 +5,8 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { isDnsName } from '../../src/pki/names.js';
+import { parsePort } from '../../src/util/address.js';
+import { parseChoice, ValueError } from '../../src/util/value-error.js';
 import { Cidr } from './cidr.js';
 import { PolicyError } from './policy-error.js';
 import {
@@ -21,7 +23,6 @@ const PORT_KEYS = ['default', 'allow'];
 const ENTRY_KEYS = ['identities', 'spiffeIds', 'networks', 'unauthenticated'];
 /** Trust domain and path segments as the SPIFFE ID spec allows them; `/*` only at the end. */
 const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*(\/\*)?$/;
-const PORT = /^[1-9]\d{0,4}$/;
 
 /** The root path, for errors about the document as a whole. */
 export const DOCUMENT = '(document)';
@@ -57,9 +58,27 @@ function strings(v: unknown, path: string, check: (s: string, path: string) => v
   return [...(v as string[])];
 }
 
+/** Runs a src/util parser on a field; its ValueError becomes a PolicyError at `path`. */
+function grammar<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof ValueError) fail(path, e.message);
+    throw e;
+  }
+}
+
 export function policyName(v: unknown, path: string): DefaultPolicyName {
   if (isPolicyName(v)) return v;
-  fail(path, `${JSON.stringify(v)} is not a policy (expected one of ${POLICY_NAMES.join(', ')})`);
+  if (typeof v !== 'string') fail(path, `expected a policy name (one of ${POLICY_NAMES.join(', ')}), got ${kind(v)}`);
+  return grammar(path, () => parseChoice(v, POLICY_NAMES));
+}
+
+/** A port key: src/util's port grammar, written as the number it is (`8080`, not `08080`). */
+function portKey(key: string, path: string): string {
+  const n = grammar(path, () => parsePort(key));
+  if (String(n) !== key) fail(path, `expected a TCP port written without leading zeros or spaces (${n}), got ${JSON.stringify(key)}`);
+  return key;
 }
 
 export function checkCidr(s: string, path: string): void {
@@ -119,8 +138,7 @@ function ports(v: unknown, path: string): Record<string, PortPolicyConfig> {
   const m = mapping(v, path, null);
   const out: Record<string, PortPolicyConfig> = {};
   for (const [port, p] of Object.entries(m)) {
-    if (!PORT.test(port) || Number(port) > 65535) fail(`${path}.${port}`, `${JSON.stringify(port)} is not a port (expected 1-65535)`);
-    out[port] = portPolicy(p, `${path}.${port}`);
+    out[portKey(port, `${path}.${port}`)] = portPolicy(p, `${path}.${port}`);
   }
   return out;
 }

@@ -2,7 +2,6 @@
  * `lanyard discovery`: which identity to expect at an address, from a static file (local
  * runs, tests) or from the Kubernetes API (a watch of Pods).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DiscoveryService } from '../discovery/discovery-service.js';
@@ -10,51 +9,61 @@ import type { EndpointSource } from '../discovery/endpoint.js';
 import { StaticSource } from '../discovery/static-source.js';
 import { TrustDomain } from '../pki/names.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import { envOption } from './env.js';
-import { formatHostPort, parseHostPort } from './parse.js';
+import { formatAddress, type HostPort } from '../util/address.js';
+import { classified, isKubeconfigError, UsageError } from './cli-conventions.js';
+import { addressOption, flagOption, logLevelOption, pathOption, readOptionFile, textOption, trustDomainFrom, trustDomainOption, type LogLevel } from './cli-options.js';
 
 interface DiscoveryOptions {
-  addr: string;
-  adminAddr: string;
+  addr: HostPort;
+  adminAddr: HostPort;
   static?: string;
-  kubernetes: boolean;
+  kubernetes?: boolean;
   kubeconfig?: string;
   namespace?: string;
   trustDomain: string;
   controlNamespace: string;
   tlsCert?: string;
   tlsKey?: string;
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 export function registerDiscovery(program: Command): void {
   program
     .command('discovery')
-    .description('Run the discovery service: resolve an IP:port to {meshed, identity, SPIFFE ID} and stream changes (gRPC).')
-    .addOption(envOption('--addr <host:port>', 'gRPC listener', 'LANYARD_DISCOVERY_ADDR', '127.0.0.1:8086'))
-    .addOption(envOption('--admin-addr <host:port>', 'admin HTTP listener', 'LANYARD_DISCOVERY_ADMIN_ADDR', '127.0.0.1:9996'))
-    .addOption(envOption('--static <file>', 'static endpoints: a JSON list like [{"address": "10.0.0.2", "identity": "<dns identity>"}], reloaded on change', 'LANYARD_DISCOVERY_STATIC'))
-    .option('--kubernetes', 'watch Pods through the Kubernetes API (in-cluster or --kubeconfig)', false)
-    .addOption(envOption('--kubeconfig <file>', 'kubeconfig for --kubernetes', 'KUBECONFIG'))
-    .addOption(envOption('--namespace <ns>', 'watch one namespace (default: all)', 'LANYARD_DISCOVERY_NAMESPACE'))
-    .addOption(envOption('--trust-domain <domain>', 'trust domain', 'LANYARD_TRUST_DOMAIN', 'cluster.local'))
-    .addOption(envOption('--control-namespace <ns>', 'control-plane namespace used in identities', 'LANYARD_CONTROL_NAMESPACE', 'lanyard'))
-    .addOption(envOption('--tls-cert <file>', 'serve TLS with this certificate chain (default: plaintext)', 'LANYARD_DISCOVERY_TLS_CERT'))
-    .addOption(envOption('--tls-key <file>', 'key for --tls-cert', 'LANYARD_DISCOVERY_TLS_KEY'))
-    .addOption(envOption('--log-level <level>', 'log level', 'LANYARD_LOG_LEVEL', 'info'))
+    .description('run the discovery service: resolve an IP:port to {meshed, identity, SPIFFE ID} and stream changes (gRPC)')
+    .addOption(addressOption('--addr <host:port>', 'gRPC listener', 'listen', { env: 'LANYARD_DISCOVERY_ADDR', default: '127.0.0.1:8086' }))
+    .addOption(addressOption('--admin-addr <host:port>', 'admin HTTP listener', 'listen', { env: 'LANYARD_DISCOVERY_ADMIN_ADDR', default: '127.0.0.1:9996' }))
+    .addOption(
+      pathOption('--static <file>', 'static endpoints: a JSON list like [{"address": "10.0.0.2", "identity": "<dns identity>"}], reloaded on change', { env: 'LANYARD_DISCOVERY_STATIC' }),
+    )
+    .addOption(flagOption('--kubernetes', 'watch Pods through the Kubernetes API (in-cluster or --kubeconfig)'))
+    .addOption(pathOption('--kubeconfig <file>', 'kubeconfig for --kubernetes (default: the files the variable lists, merged as kubectl merges them; else in-cluster, else ~/.kube/config)', { env: 'KUBECONFIG' }))
+    .addOption(textOption('--namespace <ns>', 'watch one namespace (default: all)', { env: 'LANYARD_DISCOVERY_NAMESPACE' }))
+    .addOption(trustDomainOption())
+    .addOption(textOption('--control-namespace <ns>', 'control-plane namespace used in identities', { env: 'LANYARD_CONTROL_NAMESPACE', default: 'lanyard' }))
+    .addOption(pathOption('--tls-cert <file>', 'serve TLS with this certificate chain (default: plaintext)', { env: 'LANYARD_DISCOVERY_TLS_CERT' }))
+    .addOption(pathOption('--tls-key <file>', 'key for --tls-cert', { env: 'LANYARD_DISCOVERY_TLS_KEY' }))
+    .addOption(logLevelOption())
     .addHelpText('after', '\nExamples:\n  lanyard discovery --static endpoints.json --addr 127.0.0.1:8086\n  lanyard discovery --kubernetes --addr 0.0.0.0:8086\n')
-    .action(async (o: DiscoveryOptions) => runDiscovery(o));
+    .action(async (o: DiscoveryOptions, cmd: Command) => {
+      // A KUBECONFIG from the environment may be a list; loadKubeConfig merges it.
+      if (cmd.getOptionValueSource('kubeconfig') === 'env') o.kubeconfig = undefined;
+      await runDiscovery(o);
+    });
 }
 
 async function runDiscovery(o: DiscoveryOptions): Promise<void> {
-  const addr = parseHostPort(o.addr, '--addr (or LANYARD_DISCOVERY_ADDR)');
-  const admin = parseHostPort(o.adminAddr, '--admin-addr (or LANYARD_DISCOVERY_ADMIN_ADDR)');
-  if (!o.static === !o.kubernetes) throw new Error('exactly one of --static FILE or --kubernetes is required');
-  if (!o.tlsCert !== !o.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-  const td = new TrustDomain(o.trustDomain, o.controlNamespace);
-  const logger = createLogger({ component: 'discovery', level: o.logLevel as 'info' });
+  const { addr, adminAddr: admin } = o;
+  if (!o.static === !o.kubernetes) throw new UsageError('exactly one of --static <file> or --kubernetes is required');
+  if (!o.tlsCert !== !o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  if (o.static) readOptionFile('--static', 'LANYARD_DISCOVERY_STATIC', o.static);
+  const td = trustDomainFrom(o.trustDomain, o.controlNamespace);
+  const logger = createLogger({ component: 'discovery', level: o.logLevel });
   const source = await buildSource(o, td, logger);
-  const tls = o.tlsCert && o.tlsKey ? { certPem: readFileSync(o.tlsCert, 'utf8'), keyPem: readFileSync(o.tlsKey, 'utf8') } : undefined;
+  const tls =
+    o.tlsCert && o.tlsKey
+      ? { certPem: readOptionFile('--tls-cert', 'LANYARD_DISCOVERY_TLS_CERT', o.tlsCert), keyPem: readOptionFile('--tls-key', 'LANYARD_DISCOVERY_TLS_KEY', o.tlsKey) }
+      : undefined;
   const service = new DiscoveryService({ source, host: addr.host, port: addr.port, adminHost: admin.host, adminPort: admin.port, tls, logger });
   const running = await service.start();
   const stop = (signal: string) => {
@@ -64,7 +73,7 @@ async function runDiscovery(o: DiscoveryOptions): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info(
-    { addr: formatHostPort({ host: addr.host, port: running.port }), admin: formatHostPort({ host: admin.host, port: running.admin.port }), source: source.kind, tls: !!tls },
+    { addr: formatAddress({ host: addr.host, port: running.port }), admin: formatAddress({ host: admin.host, port: running.admin.port }), source: source.kind, tls: !!tls },
     'discovery service listening',
   );
 }
@@ -77,6 +86,7 @@ async function buildSource(o: DiscoveryOptions, td: TrustDomain, logger: Logger)
     import('../k8s/k8s-client.js'),
     import('../k8s/kubeconfig.js'),
   ]);
-  const client = new K8sClient({ kubeConfig: loadKubeConfig({ path: o.kubeconfig }) });
+  const kubeConfig = await classified(() => loadKubeConfig({ path: o.kubeconfig }), isKubeconfigError);
+  const client = new K8sClient({ kubeConfig });
   return new KubernetesSource({ client, trustDomain: td, namespace: o.namespace, logger });
 }

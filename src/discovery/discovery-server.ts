@@ -1,15 +1,17 @@
 /**
  * The Discovery gRPC service: Resolve answers once, Watch streams the answer for an address
- * now and each time it changes. Until the source has its first complete view, Resolve is
- * UNAVAILABLE (a proxy must not take "no entry" for "unmeshed" from a discovery service
- * that has not loaded yet) and Watch waits.
+ * now and each time it changes (endpoint-watches.ts: driven by the source's changes, never
+ * by a timer). Until the source has its first complete view, Resolve is UNAVAILABLE (a proxy
+ * must not take "no entry" for "unmeshed" from a discovery service that has not loaded yet)
+ * and Watch waits.
  */
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { discoveryServiceDefinition } from '../proto/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Counter, Gauge, type Registry } from '../telemetry/metrics.js';
-import { unmeshed, normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
+import { unmeshed, type Endpoint, type EndpointSource } from './endpoint.js';
+import { EndpointWatches } from './endpoint-watches.js';
 import type { EndpointMessage, ResolveRequestMessage } from '../proto/discovery-codec.js';
 
 export interface DiscoveryServerConfig {
@@ -25,10 +27,19 @@ export class DiscoveryServer {
   private readonly requests: Counter<'method' | 'result'>;
   private readonly watches: Gauge;
   private readonly streams = new Set<grpc.ServerWritableStream<ResolveRequestMessage, EndpointMessage>>();
+  private readonly watchers: EndpointWatches;
 
   constructor(private readonly cfg: DiscoveryServerConfig) {
-    this.requests = new Counter({ name: 'lanyard_discovery_requests_total', help: 'Discovery calls, by method and result.', labelNames: ['method', 'result'], registers: [cfg.registry] });
-    this.watches = new Gauge({ name: 'lanyard_discovery_watches_active', help: 'Open Watch streams.', registers: [cfg.registry] });
+    this.requests = new Counter({ name: 'lanyard_discovery_requests_total', help: 'Discovery calls, by method and result (ok, refused: bad request, error: source not synced).', labelNames: ['method', 'result'], registers: [cfg.registry] });
+    const watchers = (this.watchers = new EndpointWatches(cfg.source, (req) => this.answer(req)));
+    this.watches = new Gauge({
+      name: 'lanyard_discovery_watches_active',
+      help: 'Open Watch streams.',
+      registers: [cfg.registry],
+      collect() {
+        this.set(watchers.size);
+      },
+    });
     this.server.addService(discoveryServiceDefinition().service, {
       Resolve: this.resolve.bind(this),
       Watch: this.watch.bind(this),
@@ -44,6 +55,7 @@ export class DiscoveryServer {
   }
 
   async close(): Promise<void> {
+    this.watchers.close();
     for (const s of this.streams) s.end();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => (this.server.forceShutdown(), resolve()), 2000);
@@ -65,47 +77,30 @@ export class DiscoveryServer {
   private resolve(call: grpc.ServerUnaryCall<ResolveRequestMessage, EndpointMessage>, cb: grpc.sendUnaryData<EndpointMessage>): void {
     const bad = this.check(call.request);
     if (bad) {
-      this.requests.inc({ method: 'Resolve', result: 'INVALID_ARGUMENT' });
+      this.requests.inc({ method: 'Resolve', result: 'refused' });
       return cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
     }
     if (!this.cfg.source.ready()) {
-      this.requests.inc({ method: 'Resolve', result: 'UNAVAILABLE' });
+      this.requests.inc({ method: 'Resolve', result: 'error' });
       return cb({ code: grpc.status.UNAVAILABLE, details: `the ${this.cfg.source.kind} source has not synced yet` });
     }
-    this.requests.inc({ method: 'Resolve', result: 'OK' });
+    this.requests.inc({ method: 'Resolve', result: 'ok' });
     cb(null, this.answer(call.request));
   }
 
   private watch(call: grpc.ServerWritableStream<ResolveRequestMessage, EndpointMessage>): void {
     const bad = this.check(call.request);
     if (bad) {
-      this.requests.inc({ method: 'Watch', result: 'INVALID_ARGUMENT' });
+      this.requests.inc({ method: 'Watch', result: 'refused' });
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
       return;
     }
-    this.requests.inc({ method: 'Watch', result: 'OK' });
+    this.requests.inc({ method: 'Watch', result: 'ok' });
     this.streams.add(call);
-    this.watches.inc();
-    const key = normalizeAddress(call.request.address);
-    let last = '';
-    const send = () => {
-      if (!this.cfg.source.ready()) return;
-      const a = this.answer(call.request);
-      const s = JSON.stringify(a);
-      if (s === last) return;
-      last = s;
-      call.write(a);
-    };
-    const unsubscribe = this.cfg.source.onChange((changed) => {
-      if (changed.has(key)) send();
-    });
-    const poll = setInterval(send, 1000); // sends the first answer once a late source syncs
-    poll.unref();
-    send();
+    const remove = this.watchers.add(call.request, call);
     const done = () => {
-      clearInterval(poll);
-      unsubscribe();
-      if (this.streams.delete(call)) this.watches.dec();
+      remove();
+      this.streams.delete(call);
     };
     call.on('cancelled', done);
     call.on('close', done);

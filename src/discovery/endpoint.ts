@@ -13,8 +13,15 @@ export interface Endpoint {
 }
 
 /**
+ * What changed in a source: the addresses whose answer may have changed, or `all` when any
+ * answer may have (the source has just loaded its first complete view).
+ */
+export type EndpointChange = ReadonlySet<string> | 'all';
+
+/**
  * A source of endpoints. `lookup` is synchronous (sources keep their data in memory);
- * `onChange` is called with the addresses whose answer may have changed.
+ * `onChange` is called on every change, which is what drives the discovery Watch streams
+ * (nothing polls a source).
  */
 export interface EndpointSource {
   readonly kind: 'static' | 'kubernetes';
@@ -23,7 +30,7 @@ export interface EndpointSource {
   /** True once the source has loaded its first complete view. */
   ready(): boolean;
   lookup(address: string, port: number): Endpoint | null;
-  onChange(listener: (addresses: Set<string>) => void): () => void;
+  onChange(listener: (change: EndpointChange) => void): () => void;
 }
 
 export function unmeshed(address: string, port: number): Endpoint {

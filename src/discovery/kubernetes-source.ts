@@ -1,7 +1,8 @@
 /**
  * Endpoints from the Kubernetes API: a watch of Pods (list, then watch, re-listing after a
  * 410 or a broken stream, through src/k8s). A pod is meshed when it runs the Lanyard proxy
- * (a container named `lanyard-proxy`, as `lanyard inject` adds) and has an IP; its identity
+ * (src/inject/meshed-pod.ts: injection's annotation, or a `lanyard-proxy` container or
+ * native sidecar) and has an IP; its identity
  * is its service account's. Pods that are terminating, finished, or on the host network
  * are not endpoints.
  */
@@ -11,9 +12,10 @@ import { createPodWatcher, type PodObject } from '../k8s/pods.js';
 import type { TrustDomain } from '../pki/names.js';
 import { isDnsLabel } from '../pki/names.js';
 import type { Logger } from '../telemetry/logger.js';
-import { normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
+import { isMeshedPod } from '../inject/meshed-pod.js';
+import { normalizeAddress, type Endpoint, type EndpointChange, type EndpointSource } from './endpoint.js';
 
-export const PROXY_CONTAINER = 'lanyard-proxy';
+export { PROXY_CONTAINER } from '../inject/mesh-names.js';
 
 export interface KubernetesSourceConfig {
   client: K8sClient;
@@ -35,7 +37,7 @@ export class KubernetesSource implements EndpointSource {
   /** pod uid → the IPs it currently owns, so a pod's old IPs are dropped when it changes. */
   private readonly ipsByPod = new Map<string, string[]>();
   private readonly byIp = new Map<string, PodEndpoint>();
-  private readonly listeners = new Set<(a: Set<string>) => void>();
+  private readonly listeners = new Set<(change: EndpointChange) => void>();
   private synced = false;
 
   constructor(private readonly cfg: KubernetesSourceConfig) {
@@ -48,6 +50,7 @@ export class KubernetesSource implements EndpointSource {
     await this.watcher.synced();
     this.synced = true;
     this.cfg.logger.info({ event: 'endpoints_synced', source: 'kubernetes', meshed_ips: this.byIp.size }, 'pod watch synced');
+    this.emit('all'); // ready now: every waiting Watch gets its first answer
   }
 
   async stop(): Promise<void> {
@@ -63,7 +66,7 @@ export class KubernetesSource implements EndpointSource {
     return e ? { address, port, meshed: true, identity: e.identity, spiffeId: e.spiffeId, source: 'kubernetes', workload: e.workload } : null;
   }
 
-  onChange(listener: (a: Set<string>) => void): () => void {
+  onChange(listener: (change: EndpointChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -82,7 +85,17 @@ export class KubernetesSource implements EndpointSource {
       }
       this.ipsByPod.set(uid, ips);
     }
-    if (changed.size) for (const l of this.listeners) l(changed);
+    if (changed.size) this.emit(changed);
+  }
+
+  private emit(change: EndpointChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (e) {
+        this.cfg.logger.warn({ event: 'endpoints_listener_failed', reason: (e as Error).message }, 'an endpoints listener threw');
+      }
+    }
   }
 
   private endpointOf(pod: PodObject): PodEndpoint | null {
@@ -90,8 +103,7 @@ export class KubernetesSource implements EndpointSource {
     const sa = pod.spec?.serviceAccountName || 'default';
     if (pod.metadata?.deletionTimestamp || pod.spec?.hostNetwork) return null;
     if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return null;
-    const containers = (pod.spec?.containers as { name?: string }[] | undefined) ?? [];
-    if (!containers.some((c) => c.name === PROXY_CONTAINER)) return null;
+    if (!isMeshedPod(pod)) return null;
     if (!isDnsLabel(ns) || !isDnsLabel(sa)) return null;
     const ref = { namespace: ns, serviceAccount: sa };
     return { identity: this.cfg.trustDomain.identity(ref), spiffeId: this.cfg.trustDomain.spiffeId(ref), workload: `${ns}/${pod.metadata?.name ?? ''}` };

@@ -4,18 +4,16 @@
  *   [{ "address": "10.0.0.2", "identity": "web.default.serviceaccount.identity.lanyard.cluster.local" },
  *    { "address": "10.0.0.3", "port": 5432, "identity": "db.data.serviceaccount.identity.lanyard.cluster.local" }]
  *
- * An address with no entry is unmeshed. The file reloads when it changes (watch and poll);
- * a bad new file is refused and the old entries kept.
+ * An address with no entry is unmeshed. The file reloads when it changes (the shared
+ * reloader: watch and poll); a bad new file is refused, reported once, and the old entries kept.
  */
-import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { TrustDomain } from '../pki/names.js';
 import type { Logger } from '../telemetry/logger.js';
-import { normalizeAddress, type Endpoint, type EndpointSource } from './endpoint.js';
+import { WatchedFile } from '../util/watched-file.js';
+import { normalizeAddress, type Endpoint, type EndpointChange, type EndpointSource } from './endpoint.js';
 
 export interface StaticSourceConfig {
   file: string;
@@ -32,74 +30,83 @@ interface Entry {
   port: number;
 }
 
+type Entries = Map<string, Entry[]>;
+
 export class StaticSource implements EndpointSource {
   readonly kind = 'static';
-  private entries = new Map<string, Entry[]>();
-  private digest = '';
-  private failedDigest = '';
-  private loaded = false;
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly listeners = new Set<(a: Set<string>) => void>();
+  private readonly watched: WatchedFile<string, Entries>;
+  private readonly listeners = new Set<(change: EndpointChange) => void>();
 
-  constructor(private readonly cfg: StaticSourceConfig) {}
-
-  async start(): Promise<void> {
-    const text = await readFile(this.cfg.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`--static ${this.cfg.file}: ${e.code ?? e.message}`);
+  constructor(private readonly cfg: StaticSourceConfig) {
+    this.watched = new WatchedFile({
+      files: [cfg.file],
+      read: () => readFile(cfg.file, 'utf8'),
+      check: (text) => parseStaticEndpoints(text, cfg.file, cfg.trustDomain),
+      name: cfg.file,
+      pollIntervalMs: cfg.pollIntervalMs ?? 2_000,
+      report: {
+        loaded: (next, previous) => this.loaded(next, previous),
+        failed: (f) => cfg.logger.error({ event: 'endpoints_rejected', file: cfg.file, reason: f.error.message }, 'static endpoints refused; keeping the previous ones'),
+        recovered: (f) => cfg.logger.info({ event: 'endpoints_recovered', file: cfg.file, after: f.error.message }, 'the static endpoints file is good again'),
+      },
+      onListenerError: (e) => cfg.logger.warn({ event: 'endpoints_listener_failed', reason: (e as Error).message }, 'an endpoints listener threw'),
     });
-    this.entries = parseStaticEndpoints(text, this.cfg.file, this.cfg.trustDomain);
-    this.digest = hash(text);
-    this.loaded = true;
-    try {
-      this.watcher = watch(dirname(this.cfg.file), { persistent: false }, () => void this.reload());
-      this.watcher.on('error', () => this.watcher?.close());
-    } catch {
-      // the poll below still sees every change
-    }
-    this.timer = setInterval(() => void this.reload(), this.cfg.pollIntervalMs ?? 2000);
-    this.timer.unref();
   }
 
-  stop(): void {
-    this.watcher?.close();
-    if (this.timer) clearInterval(this.timer);
+  /** Loads the file, then watches it. @throws Error naming the file when the first load fails */
+  async start(): Promise<void> {
+    await this.watched.start();
+    if (this.watched.current()) return;
+    const f = this.watched.lastFailure();
+    await this.watched.close();
+    const code = (f?.error as NodeJS.ErrnoException | undefined)?.code;
+    throw new Error(f?.stage === 'check' ? f.error.message : `--static ${this.cfg.file}: ${code ?? f?.error.message ?? 'not loaded'}`);
+  }
+
+  stop(): Promise<void> {
+    return this.watched.close();
   }
 
   ready(): boolean {
-    return this.loaded;
+    return this.watched.current() !== undefined;
   }
 
   lookup(address: string, port: number): Endpoint | null {
-    const list = this.entries.get(normalizeAddress(address));
+    const list = this.watched.current()?.get(normalizeAddress(address));
     const e = list?.find((x) => x.port === port) ?? list?.find((x) => x.port === 0);
     if (!e) return null;
     return { address, port, meshed: true, identity: e.identity, spiffeId: e.spiffeId, source: 'static', workload: '' };
   }
 
-  onChange(listener: (a: Set<string>) => void): () => void {
+  onChange(listener: (change: EndpointChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  async reload(): Promise<void> {
-    const text = await readFile(this.cfg.file, 'utf8').catch(() => null);
-    if (text === null) return;
-    const d = hash(text);
-    if (d === this.digest || d === this.failedDigest) return;
-    let next: Map<string, Entry[]>;
-    try {
-      next = parseStaticEndpoints(text, this.cfg.file, this.cfg.trustDomain);
-    } catch (e) {
-      this.failedDigest = d;
-      this.cfg.logger.error({ event: 'endpoints_rejected', file: this.cfg.file, reason: (e as Error).message }, 'static endpoints refused; keeping the previous ones');
+  /** Re-reads the file now (after a pass in progress). */
+  reload(): Promise<void> {
+    return this.watched.reload();
+  }
+
+  private loaded(next: Entries, previous: Entries | undefined): void {
+    if (!previous) {
+      this.cfg.logger.info({ event: 'endpoints_loaded', file: this.cfg.file, addresses: next.size }, 'static endpoints loaded');
+      this.emit('all'); // ready now: every waiting Watch gets its first answer
       return;
     }
-    const changed = new Set<string>([...this.entries.keys(), ...next.keys()].filter((a) => JSON.stringify(this.entries.get(a)) !== JSON.stringify(next.get(a))));
-    this.entries = next;
-    this.digest = d;
+    const changed = new Set<string>([...previous.keys(), ...next.keys()].filter((a) => JSON.stringify(previous.get(a)) !== JSON.stringify(next.get(a))));
     this.cfg.logger.info({ event: 'endpoints_loaded', file: this.cfg.file, addresses: next.size, changed: changed.size }, 'static endpoints reloaded');
-    if (changed.size) for (const l of this.listeners) l(changed);
+    if (changed.size) this.emit(changed);
+  }
+
+  private emit(change: EndpointChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (e) {
+        this.cfg.logger.warn({ event: 'endpoints_listener_failed', reason: (e as Error).message }, 'an endpoints listener threw');
+      }
+    }
   }
 }
 
@@ -132,4 +139,3 @@ export function parseStaticEndpoints(text: string, where: string, td: TrustDomai
   return out;
 }
 
-const hash = (s: string) => createHash('sha256').update(s).digest('hex');

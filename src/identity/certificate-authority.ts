@@ -5,11 +5,13 @@
  * Each failure is a coded error (errors.ts maps codes to gRPC status in one place).
  * Transport, audit and metrics live in identity-server.ts.
  */
-import { checkCsrNames, parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
+import { parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
+import type { EcPublicKey } from '../pki/ec-key.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
 import { leafValidity } from '../pki/validity.js';
 import { checkRequest, type CertifyRequest } from './check-request.js';
 import { IdentityError } from './errors.js';
+import { checkCsrNamesAllowing, ExtraDnsNames } from './extra-dns-names.js';
 import type { IssuerStore } from './issuer-store.js';
 import type { TokenValidator } from './token-validator.js';
 
@@ -26,6 +28,8 @@ export interface CertificateAuthorityConfig {
    * Default: node:crypto (WebCrypto raw-point import + crypto.verify). Same checks, same codes.
    */
   csrVerifier?: CsrSignatureVerifier;
+  /** Extra DNS names control-plane identities may carry (extra-dns-names.ts). Default none. */
+  extraDnsNames?: ExtraDnsNames;
   clock?: () => number;
 }
 
@@ -65,14 +69,17 @@ export class CertificateAuthority {
     }
 
     const csr = parseCsr(checked.csr);
-    await verifyCsr(csr, this.cfg.csrVerifier);
-    checkCsrNames(csr, checked.identity);
+    const key = await verifyCsr(csr, this.cfg.csrVerifier);
+    // Extra names come from the operator's allow-list, never from the request's bytes.
+    const extraDnsNames = checkCsrNamesAllowing(csr, checked.identity, (this.cfg.extraDnsNames ?? ExtraDnsNames.none).allowedFor(provenIdentity));
 
+    // Everything in the leaf is rebuilt from parsed values: the key from its curve and
+    // point, the names from the token's service account. No request bytes are copied.
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
     const { der: leaf, serial } = await issuer.signer.sign({
-      spki: csr.spki,
-      publicKey: csr.publicKey,
-      dnsName: checked.identity,
+      key,
+      dnsName: provenIdentity,
+      extraDnsNames,
       spiffeId: this.cfg.trustDomain.spiffeId(proven),
       ...window,
     });
@@ -83,13 +90,12 @@ export class CertificateAuthority {
    * Issues a certificate for a key this process holds (the identity service's own serving
    * certificate), skipping token and CSR checks that only make sense for remote callers.
    */
-  async issueLocal(ref: ServiceAccountRef, spki: Buffer, publicKey: Buffer): Promise<Certified> {
+  async issueLocal(ref: ServiceAccountRef, key: EcPublicKey): Promise<Certified> {
     const issuer = this.cfg.issuers.current();
     if (!issuer) throw new IdentityError('ERR_ISSUER_UNAVAILABLE', this.cfg.issuers.unavailableReason());
     const window = leafValidity(this.now(), this.cfg.lifetimeMs ?? 86_400_000, this.cfg.skewMs ?? 20_000, issuer.notAfter);
     const { der: leaf, serial } = await issuer.signer.sign({
-      spki,
-      publicKey,
+      key,
       dnsName: this.cfg.trustDomain.identity(ref),
       spiffeId: this.cfg.trustDomain.spiffeId(ref),
       ...window,

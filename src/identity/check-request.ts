@@ -3,6 +3,7 @@
  */
 import { IdentityError } from './errors.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
+import { quote } from '../util/value-error.js';
 
 /** The decoded request, as grpc-js hands it over. */
 export interface CertifyRequest {
@@ -21,6 +22,7 @@ export interface CheckedRequest {
 
 export function checkRequest(req: CertifyRequest, td: TrustDomain): CheckedRequest {
   const identity = req.identity ?? '';
+  if (typeof identity !== 'string') throw new IdentityError('ERR_REQUEST_MALFORMED', 'identity: must be a string');
   if (!identity) throw new IdentityError('ERR_REQUEST_MALFORMED', 'identity: required');
   if (!req.token?.length) throw new IdentityError('ERR_REQUEST_MALFORMED', 'token: required');
   if (!req.certificate_signing_request?.length) {
@@ -30,7 +32,7 @@ export function checkRequest(req: CertifyRequest, td: TrustDomain): CheckedReque
   if (!requested) {
     throw new IdentityError(
       'ERR_IDENTITY_MALFORMED',
-      `identity: ${JSON.stringify(identity.slice(0, 300))} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`,
+      `identity: ${quote(identity, 300)} is not a workload identity; expected <sa>.<ns>.serviceaccount.identity.${td.controlNamespace}.${td.domain}`,
     );
   }
   // grpc-js hands over Buffers already: view them rather than copy them on every call.

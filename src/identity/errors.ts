@@ -61,10 +61,17 @@ const GRPC_STATUS: Record<CertifyErrorCode, status> = {
   ERR_INTERNAL: status.INTERNAL,
 };
 
+/**
+ * The longest message a refusal carries (grpc-message and the audit line). Each check
+ * already cuts what it echoes; this bound holds even if one forgets.
+ */
+export const MAX_MESSAGE_CHARS = 1024;
+
 /** A coded failure, whichever layer raised it; anything uncoded becomes ERR_INTERNAL. */
 export function classify(err: unknown): { code: CertifyErrorCode; grpc: status; message: string } {
   if (err instanceof IdentityError || err instanceof PkiError) {
-    return { code: err.code, grpc: GRPC_STATUS[err.code], message: err.message };
+    const message = err.message.length > MAX_MESSAGE_CHARS ? `${err.message.slice(0, MAX_MESSAGE_CHARS)}…` : err.message;
+    return { code: err.code, grpc: GRPC_STATUS[err.code], message };
   }
   return { code: 'ERR_INTERNAL', grpc: status.INTERNAL, message: 'internal error' };
 }

@@ -6,6 +6,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
+import { ecPublicKeyOf, type EcPublicKey } from '../pki/ec-key.js';
 import { encodePem } from '../pki/pem.js';
 import type { ServiceAccountRef } from '../pki/names.js';
 import type { CertificateAuthority } from './certificate-authority.js';
@@ -26,8 +27,7 @@ export interface ServingCertificateConfig {
 
 export class ServingCertificate {
   private readonly key: KeyObject;
-  private readonly spki: Buffer;
-  private readonly publicKey: Buffer;
+  private readonly publicKey: EcPublicKey;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private notAfter: Date | null = null;
@@ -36,9 +36,7 @@ export class ServingCertificate {
   constructor(private readonly cfg: ServingCertificateConfig) {
     const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.key = kp.privateKey;
-    this.spki = kp.publicKey.export({ format: 'der', type: 'spki' });
-    // The uncompressed point is the last 65 bytes of a P-256 SPKI.
-    this.publicKey = this.spki.subarray(this.spki.length - 65);
+    this.publicKey = ecPublicKeyOf(kp.publicKey);
   }
 
   /** Issues the first certificate (or schedules retries until an issuer appears). */
@@ -61,7 +59,7 @@ export class ServingCertificate {
   private async renew(): Promise<void> {
     if (this.stopped) return;
     try {
-      const cert = await this.cfg.ca.issueLocal(this.cfg.account, this.spki, this.publicKey);
+      const cert = await this.cfg.ca.issueLocal(this.cfg.account, this.publicKey);
       const chainPem = [cert.leaf, ...cert.chain].map((d) => encodePem('CERTIFICATE', d)).join('');
       this.cfg.credentials.update({ key: this.key.export({ format: 'pem', type: 'pkcs8' }), cert: chainPem });
       this.notAfter = cert.notAfter;

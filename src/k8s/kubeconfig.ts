@@ -1,6 +1,7 @@
 /**
- * Where the API server and our credentials come from: a kubeconfig file, the pod's
- * service account (in-cluster), or the usual loading rules.
+ * Where the API server and our credentials come from: a kubeconfig file, the files listed
+ * in $KUBECONFIG (merged as kubectl merges them), the pod's service account (in-cluster),
+ * or ~/.kube/config.
  *
  * The library's own `loadFromDefault` falls back to an unauthenticated
  * `http://localhost:8080` when it finds nothing; for an identity service that is a silent
@@ -9,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { K8sError } from './errors.js';
 
@@ -18,9 +19,11 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 export interface KubeConfigSource {
   /**
-   * A kubeconfig file. Default: none, and then the in-cluster service account when running
-   * in a pod (KUBERNETES_SERVICE_HOST is set and its token is mounted), else the first file
-   * in $KUBECONFIG, else ~/.kube/config.
+   * A kubeconfig file. Default: none, and then $KUBECONFIG when it is set (a colon-separated
+   * list, merged as kubectl merges it: see mergeKubeconfigs), else the in-cluster service
+   * account when running in a pod (KUBERNETES_SERVICE_HOST is set and its token is mounted),
+   * else ~/.kube/config. An explicitly set $KUBECONFIG wins over in-cluster because the
+   * operator chose it.
    */
   path?: string;
   /** Context to use. Default: the file's current-context. */
@@ -57,17 +60,17 @@ function describeAndLoad(kc: KubeConfig, src: KubeConfigSource, env: NodeJS.Proc
     loadFile(kc, src.path);
     return src.path;
   }
+  const list = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p.length > 0);
+  if (list.length) {
+    mergeKubeconfigs(kc, list);
+    return `$KUBECONFIG (${list.join(delimiter)})`;
+  }
   const saDir = src.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (host && port && existsSync(join(saDir, 'token'))) {
     loadInCluster(kc, host, port, saDir);
     return `in-cluster (${saDir})`;
-  }
-  const fromEnv = env.KUBECONFIG?.split(':').find((p) => p.length > 0);
-  if (fromEnv) {
-    loadFile(kc, fromEnv);
-    return fromEnv;
   }
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
   if (existsSync(home)) {
@@ -76,7 +79,7 @@ function describeAndLoad(kc: KubeConfig, src: KubeConfigSource, env: NodeJS.Proc
   }
   throw new K8sError(
     'ERR_K8S_CONFIG',
-    'no Kubernetes configuration found: not in a pod (KUBERNETES_SERVICE_HOST unset or no service-account token), no $KUBECONFIG and no ~/.kube/config; pass a kubeconfig path',
+    'no Kubernetes configuration found: no $KUBECONFIG, not in a pod (KUBERNETES_SERVICE_HOST unset or no service-account token) and no ~/.kube/config; pass a kubeconfig path',
   );
 }
 
@@ -103,4 +106,31 @@ function loadFile(kc: KubeConfig, path: string): void {
   } catch (err) {
     throw new K8sError('ERR_K8S_CONFIG', `cannot load kubeconfig ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * kubectl's merge of a $KUBECONFIG list: files that do not exist are skipped (all missing is
+ * an error); for clusters, users and contexts the first file to define a name wins; the
+ * current context comes from the first file that sets one. Relative paths inside a file are
+ * resolved against that file's directory, as each file is loaded on its own first.
+ */
+export function mergeKubeconfigs(kc: KubeConfig, paths: readonly string[]): void {
+  const present = paths.filter((p) => existsSync(p));
+  if (!present.length) throw new K8sError('ERR_K8S_CONFIG', `none of the kubeconfig files in $KUBECONFIG exist: ${paths.join(', ')}`);
+  const byName = <T extends { name: string }>(lists: T[][]): T[] => {
+    const seen = new Map<string, T>();
+    for (const item of lists.flat()) if (!seen.has(item.name)) seen.set(item.name, item);
+    return [...seen.values()];
+  };
+  const files = present.map((p) => {
+    const one = new KubeConfig();
+    loadFile(one, p);
+    return one;
+  });
+  kc.loadFromOptions({
+    clusters: byName(files.map((f) => f.clusters)),
+    users: byName(files.map((f) => f.users)),
+    contexts: byName(files.map((f) => f.contexts)),
+    currentContext: files.find((f) => f.currentContext)?.currentContext ?? '',
+  });
 }

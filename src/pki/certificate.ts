@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as der from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
-import { decodeGeneralNames, type SubjectAltNames } from './csr.js';
+import { decodeGeneralNames, type SubjectAltNames } from './general-names.js';
 
 const { TAG } = der;
 

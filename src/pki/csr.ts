@@ -4,31 +4,30 @@
  */
 import { KeyObject, sign, verify, webcrypto } from 'node:crypto';
 import * as der from './der.js';
+import { readCommonNames, readRequestedSans } from './csr-attributes.js';
+import { readSpki, type EcPublicKey } from './ec-key.js';
 import { PkiError } from './errors.js';
-import { CURVES, ECDSA_HASHES, OID } from './oids.js';
+import type { SubjectAltNames } from './general-names.js';
+import { ECDSA_HASHES, OID } from './oids.js';
+import { quote, quoteList } from './quote.js';
 
 const { TAG } = der;
 
-/** Subject alternative names by kind; anything but dNSName is a "forbidden" SAN for a workload. */
-export interface SubjectAltNames {
-  dns: string[];
-  uri: string[];
-  ip: string[];
-  email: string[];
-  /** otherName, x400Address, directoryName, ediPartyName, registeredID: counted, not decoded. */
-  other: number;
-}
+export type { SubjectAltNames } from './general-names.js';
+export { decodeGeneralNames } from './general-names.js';
 
 export interface ParsedCsr {
   /** The signed CertificationRequestInfo. */
   info: Buffer;
-  /** SubjectPublicKeyInfo, copied verbatim into the leaf. */
-  spki: Buffer;
-  /** The subjectPublicKey BIT STRING's key bytes (the SKI is their SHA-1). */
-  publicKey: Buffer;
   keyAlgorithm: string;
   /** Named-curve OID for EC keys, otherwise null. */
   curve: string | null;
+  /**
+   * The workload key, parsed and validated (on its curve, uncompressed), when it is ECDSA
+   * P-256/P-384 with a named curve; null for any other key type (verifyCsr refuses those).
+   * The leaf is built from this, never from the request's SubjectPublicKeyInfo bytes.
+   */
+  key: EcPublicKey | null;
   signatureAlgorithm: string;
   signature: Buffer;
   commonNames: string[];
@@ -37,7 +36,11 @@ export interface ParsedCsr {
 
 const malformed = (msg: string) => new PkiError('ERR_CSR_MALFORMED', `certificate_signing_request: ${msg}`);
 
-/** Parses a DER CSR. Throws PkiError ERR_CSR_MALFORMED for anything not well-formed. */
+/**
+ * Parses a DER CSR exactly: every SEQUENCE has exactly the elements RFC 2986 gives it, every
+ * length is minimal DER (der.readTlv), and nothing follows the request. Throws PkiError
+ * ERR_CSR_MALFORMED for anything else (ERR_CSR_COMMON_NAME for a CN in an odd string type).
+ */
 export function parseCsr(buf: Uint8Array): ParsedCsr {
   try {
     return parseCsrUnchecked(buf);
@@ -47,125 +50,48 @@ export function parseCsr(buf: Uint8Array): ParsedCsr {
   }
 }
 
+const tagsAre = (ts: der.Tlv[], tags: number[]) => ts.length === tags.length && ts.every((t, i) => t.tag === tags[i]);
+
 function parseCsrUnchecked(buf: Uint8Array): ParsedCsr {
   const outer = der.expectTlv(buf, 0, buf.length, TAG.SEQUENCE, 'CertificationRequest');
   if (outer.end !== buf.length) throw malformed(`${buf.length - outer.end} trailing bytes after the request`);
-  const [infoT, algT, sigT, ...extra] = der.children(buf, outer, 'CertificationRequest');
-  if (!infoT || !algT || !sigT || extra.length) throw malformed('expected info, algorithm and signature');
-  if (infoT.tag !== TAG.SEQUENCE || algT.tag !== TAG.SEQUENCE || sigT.tag !== TAG.BIT_STRING) {
-    throw malformed('expected SEQUENCE, SEQUENCE, BIT STRING');
+  // Every constructed value, including those no field below reads, must be DER.
+  der.walk(buf, outer.contentStart, outer.end, 'CertificationRequest');
+  const top = der.children(buf, outer, 'CertificationRequest');
+  if (!tagsAre(top, [TAG.SEQUENCE, TAG.SEQUENCE, TAG.BIT_STRING])) {
+    throw malformed('expected exactly SEQUENCE { info SEQUENCE, algorithm SEQUENCE, signature BIT STRING }');
   }
-  const [versionT, subjectT, spkiT, attrsT, ...rest] = der.children(buf, infoT, 'CertificationRequestInfo');
-  if (!versionT || !subjectT || !spkiT || rest.length) throw malformed('CertificationRequestInfo has the wrong shape');
-  if (versionT.tag !== TAG.INTEGER || der.content(buf, versionT).toString('hex') !== '00') throw malformed('version must be 0 (v1)');
-  if (subjectT.tag !== TAG.SEQUENCE || spkiT.tag !== TAG.SEQUENCE) throw malformed('subject or subjectPKInfo is not a SEQUENCE');
+  const [infoT, algT, sigT] = top;
+  const info = der.children(buf, infoT, 'CertificationRequestInfo');
+  if (!tagsAre(info, [TAG.INTEGER, TAG.SEQUENCE, TAG.SEQUENCE, 0xa0])) {
+    throw malformed('CertificationRequestInfo must be exactly SEQUENCE { version, subject, subjectPKInfo, [0] attributes }');
+  }
+  const [versionT, subjectT, spkiT, attrsT] = info;
+  if (der.content(buf, versionT).toString('hex') !== '00') throw malformed('version must be 0 (v1)');
 
-  const key = parseSpki(buf, spkiT);
-  const sigAlg = parseAlgorithm(buf, algT, 'signatureAlgorithm');
+  const spki = readSpki(buf, spkiT, malformed);
+  const signatureAlgorithm = readSignatureAlgorithm(buf, algT);
   const sigBits = der.content(buf, sigT);
   if (sigBits.length < 2 || sigBits[0] !== 0) throw malformed('signature BIT STRING is empty or has unused bits');
-
-  let sans: SubjectAltNames = { dns: [], uri: [], ip: [], email: [], other: 0 };
-  if (attrsT) {
-    if (attrsT.tag !== 0xa0) throw malformed('attributes must be [0] IMPLICIT SET');
-    for (const attr of der.children(buf, attrsT, 'attributes')) {
-      const [typeT, valuesT] = der.children(buf, attr, 'attribute');
-      if (!typeT || typeT.tag !== TAG.OID || !valuesT || valuesT.tag !== TAG.SET) throw malformed('bad attribute');
-      if (der.decodeOid(der.content(buf, typeT)) !== OID.extensionRequest) continue;
-      for (const exts of der.children(buf, valuesT, 'extensionRequest')) {
-        const found = findSan(buf, exts);
-        if (found) sans = found;
-      }
-    }
-  }
   return {
     info: der.whole(buf, infoT),
-    spki: der.whole(buf, spkiT),
-    publicKey: key.publicKey,
-    keyAlgorithm: key.algorithm,
-    curve: key.curve,
-    signatureAlgorithm: sigAlg,
+    keyAlgorithm: spki.algorithm,
+    curve: spki.curveOid,
+    key: spki.key,
+    signatureAlgorithm,
     signature: sigBits.subarray(1),
-    commonNames: commonNames(buf, subjectT),
-    sans,
+    commonNames: readCommonNames(buf, subjectT),
+    sans: readRequestedSans(buf, attrsT),
   };
 }
 
-function parseAlgorithm(buf: Uint8Array, t: der.Tlv, where: string): string {
-  const [oidT] = der.children(buf, t, where);
-  if (!oidT || oidT.tag !== TAG.OID) throw malformed(`${where} has no algorithm OID`);
-  return der.decodeOid(der.content(buf, oidT), where);
-}
-
-function parseSpki(buf: Uint8Array, spkiT: der.Tlv): { algorithm: string; curve: string | null; publicKey: Buffer } {
-  const [algT, keyT] = der.children(buf, spkiT, 'subjectPKInfo');
-  if (!algT || algT.tag !== TAG.SEQUENCE || !keyT || keyT.tag !== TAG.BIT_STRING) throw malformed('bad subjectPKInfo');
-  const [oidT, paramT] = der.children(buf, algT, 'subjectPKInfo.algorithm');
-  if (!oidT || oidT.tag !== TAG.OID) throw malformed('subjectPKInfo has no algorithm OID');
-  const algorithm = der.decodeOid(der.content(buf, oidT));
-  const curve = algorithm === OID.ecPublicKey && paramT?.tag === TAG.OID ? der.decodeOid(der.content(buf, paramT)) : null;
-  const bits = der.content(buf, keyT);
-  if (bits.length < 2 || bits[0] !== 0) throw malformed('subjectPublicKey BIT STRING is empty or has unused bits');
-  return { algorithm, curve, publicKey: bits.subarray(1) };
-}
-
-function commonNames(buf: Uint8Array, subjectT: der.Tlv): string[] {
-  const out: string[] = [];
-  for (const rdn of der.children(buf, subjectT, 'subject')) {
-    for (const atv of der.children(buf, rdn, 'subject RDN')) {
-      const [typeT, valueT] = der.children(buf, atv, 'subject attribute');
-      if (!typeT || typeT.tag !== TAG.OID || !valueT) throw malformed('bad subject attribute');
-      if (der.decodeOid(der.content(buf, typeT)) === OID.commonName) out.push(der.content(buf, valueT).toString('utf8'));
-    }
-  }
-  return out;
-}
-
-function findSan(buf: Uint8Array, extsT: der.Tlv): SubjectAltNames | null {
-  if (extsT.tag !== TAG.SEQUENCE) throw malformed('extensionRequest is not a SEQUENCE of extensions');
-  let found: SubjectAltNames | null = null;
-  for (const ext of der.children(buf, extsT, 'extension')) {
-    const parts = der.children(buf, ext, 'extension');
-    const idT = parts[0];
-    const valueT = parts[parts.length - 1];
-    if (!idT || idT.tag !== TAG.OID || parts.length < 2 || valueT.tag !== TAG.OCTET_STRING) throw malformed('bad extension');
-    if (der.decodeOid(der.content(buf, idT)) !== OID.subjectAltName) continue;
-    if (found) throw malformed('more than one subjectAltName extension');
-    found = decodeGeneralNames(buf, valueT.contentStart, valueT.end);
-  }
-  return found;
-}
-
-/** Decodes GeneralNames (RFC 5280 4.2.1.6) found in [start, end). */
-export function decodeGeneralNames(buf: Uint8Array, start: number, end: number): SubjectAltNames {
-  const seqT = der.expectTlv(buf, start, end, TAG.SEQUENCE, 'subjectAltName');
-  const sans: SubjectAltNames = { dns: [], uri: [], ip: [], email: [], other: 0 };
-  for (const gn of der.children(buf, seqT, 'GeneralName')) {
-    const value = der.content(buf, gn);
-    switch (gn.tag) {
-      case 0x82:
-        sans.dns.push(value.toString('latin1'));
-        break;
-      case 0x86:
-        sans.uri.push(value.toString('latin1'));
-        break;
-      case 0x81:
-        sans.email.push(value.toString('latin1'));
-        break;
-      case 0x87:
-        sans.ip.push(formatIp(value));
-        break;
-      default:
-        sans.other++;
-    }
-  }
-  return sans;
-}
-
-function formatIp(b: Buffer): string {
-  if (b.length === 4) return Array.from(b).join('.');
-  if (b.length === 16) return (b.toString('hex').match(/.{4}/g) ?? []).join(':');
-  return `<${b.length}-byte address>`;
+/** AlgorithmIdentifier; for ECDSA the parameters must be absent (RFC 5758 3.2). */
+function readSignatureAlgorithm(buf: Uint8Array, t: der.Tlv): string {
+  const parts = der.children(buf, t, 'signatureAlgorithm');
+  if (parts.length < 1 || parts.length > 2 || parts[0].tag !== TAG.OID) throw malformed('signatureAlgorithm must be exactly SEQUENCE { OID, [parameters] }');
+  const oid = der.decodeOid(der.content(buf, parts[0]), 'signatureAlgorithm');
+  if (ECDSA_HASHES[oid] && parts.length !== 1) throw malformed(`signatureAlgorithm ${oid} must have no parameters (RFC 5758)`);
+  return oid;
 }
 
 /**
@@ -183,8 +109,9 @@ export type CsrSignatureVerifier = (
 ) => boolean;
 
 /**
- * Checks the CSR's key type and self-signature. Allowed keys: ECDSA P-256 and P-384 with a
- * named curve; anything else (RSA, Ed25519, other curves, explicit parameters) is refused.
+ * Checks the CSR's key type and self-signature and returns the verified key. Allowed keys:
+ * ECDSA P-256 and P-384 with a named curve; anything else (RSA, Ed25519, other curves,
+ * explicit parameters) is refused. The point was already checked on its curve by parseCsr.
  *
  * Without `verifier`, the key is imported as a raw point through WebCrypto rather than
  * parsed from the SPKI DER: OpenSSL 3's generic decoder costs ~150 µs per key, the raw
@@ -196,29 +123,44 @@ export type CsrSignatureVerifier = (
  * re-examined with the WebCrypto import, so both paths answer with the same error code:
  * ERR_CSR_MALFORMED for a point that is not on the curve, ERR_CSR_SIGNATURE otherwise.
  */
-export async function verifyCsr(csr: ParsedCsr, verifier?: CsrSignatureVerifier): Promise<void> {
-  const curve = csr.keyAlgorithm === OID.ecPublicKey && csr.curve ? CURVES[csr.curve] : undefined;
-  if (!curve) {
+export async function verifyCsr(csr: ParsedCsr, verifier?: CsrSignatureVerifier): Promise<EcPublicKey> {
+  const key = csr.key;
+  if (!key) {
     throw new PkiError('ERR_CSR_KEY_TYPE', `certificate_signing_request: key must be ECDSA P-256 or P-384, found ${describeKey(csr)}`);
   }
   const hash = ECDSA_HASHES[csr.signatureAlgorithm];
   if (!hash) {
     throw new PkiError('ERR_CSR_SIGNATURE', `certificate_signing_request: signature algorithm ${csr.signatureAlgorithm} is not ECDSA with SHA-2`);
   }
+  if (!isDerEcdsaSignature(csr.signature)) throw badSignature(' (not a DER ECDSA-Sig-Value)');
   if (verifier) {
-    if (verifier(curve.name, csr.publicKey, hash, csr.info, csr.signature)) return;
-    await importPoint(csr.publicKey, curve.name); // throws ERR_CSR_MALFORMED for a bad point
+    if (verifier(key.curve, key.point, hash, csr.info, csr.signature)) return key;
+    await importPoint(key.point, key.curve); // throws ERR_CSR_MALFORMED for a bad point
     throw badSignature();
   }
-  const key = await importPoint(csr.publicKey, curve.name);
+  const imported = await importPoint(key.point, key.curve);
   let ok = false;
   try {
-    ok = verify(hash, csr.info, { key, dsaEncoding: 'der' }, csr.signature);
+    ok = verify(hash, csr.info, { key: imported, dsaEncoding: 'der' }, csr.signature);
   } catch {
     ok = false;
   }
   if (!ok) throw badSignature();
+  return key;
 }
+
+/** ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, both positive and minimal, nothing after. */
+function isDerEcdsaSignature(sig: Buffer): boolean {
+  try {
+    const seqT = der.single(sig, 0, sig.length, TAG.SEQUENCE, 'ECDSA-Sig-Value');
+    const ints = der.children(sig, seqT, 'ECDSA-Sig-Value');
+    return ints.length === 2 && ints.every((t) => t.tag === TAG.INTEGER && isMinimalPositive(der.content(sig, t)));
+  } catch {
+    return false;
+  }
+}
+
+const isMinimalPositive = (b: Buffer) => b.length > 0 && (b[0] & 0x80) === 0 && !(b[0] === 0 && (b.length === 1 || (b[1] & 0x80) === 0));
 
 async function importPoint(point: Buffer, curve: 'P-256' | 'P-384'): Promise<KeyObject> {
   try {
@@ -229,18 +171,19 @@ async function importPoint(point: Buffer, curve: 'P-256' | 'P-384'): Promise<Key
   }
 }
 
-const badSignature = () => new PkiError('ERR_CSR_SIGNATURE', 'certificate_signing_request: self-signature does not verify');
+const badSignature = (why = '') => new PkiError('ERR_CSR_SIGNATURE', `certificate_signing_request: self-signature does not verify${why}`);
 
 function describeKey(csr: ParsedCsr): string {
   if (csr.keyAlgorithm === OID.rsaEncryption) return 'RSA';
   if (csr.keyAlgorithm === OID.ed25519) return 'Ed25519';
-  if (csr.keyAlgorithm === OID.ecPublicKey) return csr.curve ? `EC curve ${csr.curve}` : 'EC with explicit parameters';
+  if (csr.keyAlgorithm === OID.ecPublicKey) return csr.curve ? `EC curve ${csr.curve}` : 'EC with explicit parameters or none';
   return `algorithm ${csr.keyAlgorithm}`;
 }
 
 /**
  * Checks that a CSR asks for exactly `identity`: one DNS SAN equal to it, no other SAN
- * kinds, and a Common Name that is absent or the identity itself.
+ * kinds, and a Common Name that is absent or the identity itself. Names from the request
+ * are cut in messages (quote): a 50,000-character CN must not come back whole.
  */
 export function checkCsrNames(csr: ParsedCsr, identity: string): void {
   const { dns, uri, ip, email, other } = csr.sans;
@@ -249,14 +192,11 @@ export function checkCsrNames(csr: ParsedCsr, identity: string): void {
     throw new PkiError('ERR_CSR_FORBIDDEN_SAN', `certificate_signing_request: SANs must be DNS only, found ${kinds.join(', ')}`);
   }
   if (dns.length !== 1 || dns[0] !== identity) {
-    throw new PkiError(
-      'ERR_CSR_SAN_MISMATCH',
-      `certificate_signing_request: DNS SANs must be exactly [${identity}], found [${dns.join(', ')}]`,
-    );
+    throw new PkiError('ERR_CSR_SAN_MISMATCH', `certificate_signing_request: DNS SANs must be exactly [${identity}], found ${quoteList(dns)}`);
   }
   for (const cn of csr.commonNames) {
     if (cn !== identity) {
-      throw new PkiError('ERR_CSR_COMMON_NAME', `certificate_signing_request: Common Name must be empty or ${identity}, found ${cn}`);
+      throw new PkiError('ERR_CSR_COMMON_NAME', `certificate_signing_request: Common Name must be empty or ${identity}, found ${quote(cn)}`);
     }
   }
 }

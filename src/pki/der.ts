@@ -87,6 +87,51 @@ export function children(buf: Uint8Array, parent: Tlv, where: string): Tlv[] {
   return out;
 }
 
+/** How deep `walk` follows constructed values; a CSR needs 8 levels. */
+export const MAX_DEPTH = 24;
+
+/**
+ * Checks that [start, end) is a sequence of well-formed TLVs, and so is the content of every
+ * constructed one, to MAX_DEPTH: what the typed parsers do not look at (values of
+ * attributes and extensions we ignore) must still be DER, with minimal lengths and nothing
+ * dangling. Iterative, so 64 KiB of nesting cannot exhaust the stack. Returns how many TLVs
+ * lie directly in the range.
+ */
+export function walk(buf: Uint8Array, start: number, end: number, where: string): number {
+  let top = 0;
+  const stack: { pos: number; end: number }[] = [{ pos: start, end }];
+  while (stack.length) {
+    const frame = stack[stack.length - 1];
+    if (frame.pos >= frame.end) {
+      stack.pop();
+      continue;
+    }
+    const t = readTlv(buf, frame.pos, frame.end, where);
+    frame.pos = t.end;
+    if (stack.length === 1) top++;
+    if (t.tag & 0x20) {
+      if (stack.length > MAX_DEPTH) throw new DerError(where, `nested deeper than ${MAX_DEPTH} levels`);
+      stack.push({ pos: t.contentStart, end: t.end });
+    }
+  }
+  return top;
+}
+
+/** The one TLV filling [start, end) exactly, with `tag`: no trailing bytes. */
+export function single(buf: Uint8Array, start: number, end: number, tag: number, where: string): Tlv {
+  const t = expectTlv(buf, start, end, tag, where);
+  if (t.end !== end) throw new DerError(where, `${end - t.end} bytes after the ${where}`);
+  return t;
+}
+
+/** A DER BOOLEAN: one content byte, 0x00 or 0xff (BER's other non-zero values are not DER). */
+export function decodeBoolean(buf: Uint8Array, t: Tlv, where: string): boolean {
+  if (t.tag !== TAG.BOOLEAN || t.end - t.contentStart !== 1) throw new DerError(where, 'not a one-byte BOOLEAN');
+  const v = buf[t.contentStart];
+  if (v !== 0x00 && v !== 0xff) throw new DerError(where, `BOOLEAN 0x${v.toString(16)} is not DER (0x00 or 0xff)`);
+  return v === 0xff;
+}
+
 export function content(buf: Uint8Array, t: Tlv): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + t.contentStart, t.end - t.contentStart);
 }
@@ -95,9 +140,16 @@ export function whole(buf: Uint8Array, t: Tlv): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + t.start, t.end - t.start);
 }
 
-/** Decodes an OBJECT IDENTIFIER's content to dotted form. */
+/** The longest OBJECT IDENTIFIER content we read; real ones are under 40 bytes. */
+export const MAX_OID_BYTES = 64;
+
+/**
+ * Decodes an OBJECT IDENTIFIER's content to dotted form. Longer than MAX_OID_BYTES is refused:
+ * the dotted form may end up in an error message, and a caller's 50 KB "OID" must not.
+ */
 export function decodeOid(bytes: Uint8Array, where = 'oid'): string {
   if (bytes.length === 0) throw new DerError(where, 'empty object identifier');
+  if (bytes.length > MAX_OID_BYTES) throw new DerError(where, `object identifier longer than ${MAX_OID_BYTES} bytes`);
   const parts: number[] = [];
   let value = 0;
   for (let i = 0; i < bytes.length; i++) {
@@ -215,7 +267,7 @@ export function decodeTime(buf: Uint8Array, t: Tlv, where: string): Date {
   } else if (t.tag === TAG.GENERALIZED_TIME && (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s))) {
     year = Number(m[1]);
   } else {
-    throw new DerError(where, `bad time ${JSON.stringify(s)}`);
+    throw new DerError(where, `bad time ${JSON.stringify(s.slice(0, 40))}`);
   }
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
 }

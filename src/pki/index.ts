@@ -1,6 +1,7 @@
 export * from './certificate.js';
 export * from './csr.js';
 export * as der from './der.js';
+export * from './ec-key.js';
 export * from './errors.js';
 export * from './leaf-signer.js';
 export * from './names.js';

@@ -11,17 +11,28 @@ import * as der from './der.js';
 import { PkiError } from './errors.js';
 import { CURVES, OID } from './oids.js';
 import { parseCertificate, sha1, type CertificateFields } from './certificate.js';
+import { assertEcPublicKey, encodeEcSpki, type EcPublicKey } from './ec-key.js';
+import { isDnsName } from './names.js';
 
 export interface LeafRequest {
-  /** SubjectPublicKeyInfo DER of the workload's key. */
-  spki: Buffer;
-  /** The key bytes inside `spki` (for the subject key identifier). */
-  publicKey: Buffer;
+  /**
+   * The workload's key as parsed values (curve and uncompressed point). The leaf's
+   * SubjectPublicKeyInfo is encoded from them: no bytes a caller sent are copied into it.
+   */
+  key: EcPublicKey;
   dnsName: string;
+  /**
+   * More DNS names after `dnsName`, for a control-plane serving certificate whose name the
+   * operator allowed (e.g. the injector's `lanyard-injector.lanyard.svc`). Default none.
+   */
+  extraDnsNames?: readonly string[];
   spiffeId: string;
   notBefore: Date;
   notAfter: Date;
 }
+
+// The SPIFFE ID is built by TrustDomain from DNS labels; anything else is a bug upstream.
+const SPIFFE_ID = /^spiffe:\/\/[a-z0-9.-]+(\/[a-z0-9._-]+)+$/;
 
 function extension(oid: string, critical: boolean, value: Uint8Array): Buffer {
   return critical
@@ -85,11 +96,22 @@ export class LeafSigner {
 
   /** The TBSCertificate for `req` with `serial`: deterministic, so it has golden-vector tests. */
   encodeTbs(req: LeafRequest, serial: Buffer): Buffer {
-    const ski = der.seq(SKI_OID, der.octetString(der.octetString(sha1(req.publicKey))));
+    assertEcPublicKey(req.key);
+    if (!isDnsName(req.dnsName) || !(req.extraDnsNames ?? []).every(isDnsName) || !SPIFFE_ID.test(req.spiffeId) || req.spiffeId.length > 2048) {
+      throw new Error('leaf names must be a DNS name and a spiffe:// ID of DNS labels'); // a bug, not a refusal
+    }
+    // SKI: RFC 5280 4.2.1.2 method 1, the SHA-1 of the subjectPublicKey bits.
+    const ski = der.seq(SKI_OID, der.octetString(der.octetString(sha1(req.key.point))));
     const san = der.seq(
       SAN_OID,
       der.TRUE, // critical: the subject is empty (RFC 5280 4.2.1.6, SPIFFE X509-SVID §4)
-      der.octetString(der.seq(der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')), der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')))),
+      der.octetString(
+        der.seq(
+          der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')),
+          ...(req.extraDnsNames ?? []).map((n) => der.tlv(0x82, Buffer.from(n, 'ascii'))),
+          der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')),
+        ),
+      ),
     );
     return der.seq(
       VERSION_3,
@@ -98,7 +120,7 @@ export class LeafSigner {
       this.issuer.subjectName,
       der.seq(der.time(req.notBefore), der.time(req.notAfter)),
       EMPTY_NAME,
-      req.spki,
+      encodeEcSpki(req.key),
       der.explicit(3, der.seq(this.fixedExtensions, ski, san)),
     );
   }

@@ -5,6 +5,8 @@
 
 export const LEN = 2; // wire type: length-delimited
 export const VARINT = 0;
+export const FIXED64 = 1;
+export const FIXED32 = 5;
 
 export function varint(n: number): number[] {
   const out: number[] = [];
@@ -47,9 +49,13 @@ export function* fields(buf: Buffer): Generator<{ field: number; wire: number; v
       if (p + len > buf.length) throw new ProtobufError(`field ${field} overruns the message`);
       yield { field, wire, value: buf.subarray(p, p + len) };
       p += len;
-    } else if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
-    else throw new ProtobufError(`unsupported wire type ${wire}`);
+    } else if (wire === FIXED64 || wire === FIXED32) {
+      // Skipped, but only if they are all there: a cut field is a cut message (protobufjs
+      // throws "index out of range" here too), never a silent end of the fields.
+      const size = wire === FIXED64 ? 8 : 4;
+      if (p + size > buf.length) throw new ProtobufError(`field ${field}: truncated fixed${size * 8}`);
+      p += size;
+    } else throw new ProtobufError(`unsupported wire type ${wire}`);
   }
 }
 

@@ -37,6 +37,14 @@ export function parseAddress(text: string, role: AddressRole): HostPort {
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
+/** A TCP port on its own (`8080`), from 1 to 65535: what an application or a rule names. */
+export function parsePort(text: string): number {
+  const v = text.trim();
+  const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new ValueError(`expected a TCP port from 1 to 65535, got ${quote(text)}`);
+  return n;
+}
+
 export function formatAddress(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }

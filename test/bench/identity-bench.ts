@@ -107,10 +107,10 @@ async function signingCore(issuerCertPem: string, issuerKeyPem: string): Promise
   for (const [verifier, csrVerifier] of verifiers) {
     const one = async (i: number) => {
       const csr = parseCsr(csrs[i % csrs.length]);
-      await verifyCsr(csr, csrVerifier);
+      const key = await verifyCsr(csr, csrVerifier);
       checkCsrNames(csr, identity);
       const window = leafValidity(Date.now(), 86_400_000, 20_000, signer.notAfter);
-      await signer.sign({ spki: csr.spki, publicKey: csr.publicKey, dnsName: identity, spiffeId, ...window });
+      await signer.sign({ key, dnsName: identity, spiffeId, ...window });
     };
     for (const inFlight of [1, 16]) {
       await Promise.all(Array.from({ length: inFlight }, (_, w) => one(w))); // warm-up

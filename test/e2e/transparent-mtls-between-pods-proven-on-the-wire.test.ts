@@ -19,10 +19,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { canRunE2e, NS_PREFIX, sh } from './support/netns.js';
+import { E2E_NEEDS, NS_PREFIX, sh } from './support/netns.js';
+import { requires } from '../support/requires.js';
 import { curl, identityOf, NamespaceMesh, type MeshPod } from './support/mesh-in-namespaces.js';
 
-const skip = canRunE2e();
+const need = requires(...E2E_NEEDS);
+const skip = need.missing;
 const WEB = identityOf('web');
 const API = identityOf('api');
 const INTRUDER = identityOf('intruder');
@@ -51,14 +53,9 @@ afterAll(async () => {
   if (!skip) await mesh.destroy();
 }, 30_000);
 
+/** A scenario: skipped with the reason printed when the machine cannot run it (a failure under CI=true). */
 function e2e(name: string, fn: () => Promise<void>, timeout = 30_000): void {
-  test(name, async () => {
-    if (skip) {
-      console.warn(`skipping e2e "${name}": ${skip}`);
-      return;
-    }
-    await fn();
-  }, timeout);
+  need.test(name, fn, timeout);
 }
 
 e2e('(1)+(2)+(3) curl A → B works with no proxy settings; the wire carries only TLS; both audits name the peer', async () => {

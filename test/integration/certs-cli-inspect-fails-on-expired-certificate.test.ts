@@ -11,16 +11,16 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-test('inspect shows EXPIRED and exits 2', async () => {
+test('inspect shows EXPIRED and exits 1 (the check failed)', async () => {
   const r = await runCli(['certs', 'inspect', 'expired.crt'], tmp.dir);
-  expect(r.code).toBe(2);
+  expect(r.code).toBe(1);
   expect(r.stdout).toMatch(/Not after: +\S+Z \(EXPIRED 9d \d+h ago\)/);
   expect(r.stdout).toMatch(/PROBLEM: certificate 1 \(CN=root-expired\) expired at/);
 });
 
-test('inspect --json still prints the report, with status and problems', async () => {
-  const r = await runCli(['certs', 'inspect', 'expired.crt', '--json'], tmp.dir);
-  expect(r.code).toBe(2);
+test.each([['-o', 'json'], ['--output', 'json'], ['--json']])('inspect %s still prints the report, with status and problems', async (...flags) => {
+  const r = await runCli(['certs', 'inspect', 'expired.crt', ...flags], tmp.dir);
+  expect(r.code).toBe(1);
   const report = JSON.parse(r.stdout);
   expect(report.certificates[0]).toMatchObject({ status: 'expired', subject: 'CN=root-expired' });
   expect(report.certificates[0].secondsRemaining).toBeLessThan(-8 * 86_400);

@@ -43,7 +43,7 @@ test('--force never overwrites the CA the issuer is signed with', async () => {
   await runCli(['certs', 'create-anchor'], tmp.dir);
   const before = read('ca.crt');
   const r = await runCli(['certs', 'create-issuer', '--ca-cert', 'ca.crt', '--ca-key', 'ca.key', '--cert', 'ca.crt', '--key', 'new.key', '--force'], tmp.dir);
-  expect(r.code).toBe(1);
+  expect(r.code).toBe(2); // a usage error: the options contradict each other
   expect(r.stderr).toBe('lanyard: ca.crt is the --ca-cert input; choose another output file\n');
   expect(read('ca.crt')).toBe(before);
   expect(existsSync(join(tmp.dir, 'new.key'))).toBe(false);

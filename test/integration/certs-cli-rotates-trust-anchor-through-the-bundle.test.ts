@@ -47,7 +47,7 @@ test('add new anchor, move issuer, drop old anchor', async () => {
   expect((await listed()).map((a) => a.subject)).toEqual(['CN=root-new']);
   expect(await chainOk('new/issuer.crt')).toMatchObject({ code: 0, chain: { ok: true } });
   const stale = await chainOk('old/issuer.crt');
-  expect(stale.code).toBe(2);
+  expect(stale.code).toBe(1);
   expect(stale.chain).toMatchObject({ ok: false, error: expect.stringMatching(/does not chain to any trust anchor/) });
 
   // the last anchor stays unless the operator insists
@@ -73,7 +73,7 @@ test('bundle add refuses what is not a CA certificate and leaves the bundle as i
   expect(leaf.code).toBe(1);
   expect(leaf.stderr).toBe('lanyard: leaf.crt: CN=leaf is not a CA certificate; a trust bundle holds CA certificates only\n');
   const key = await cli('bundle', 'add', '--bundle', 'b2.pem', 'third/ca.key');
-  expect(key.code).toBe(1);
+  expect(key.code).toBe(2); // the file given is not a certificate: a usage error
   expect(key.stderr).toBe('lanyard: CERT: third/ca.key holds no CERTIFICATE (found PRIVATE KEY)\n');
   expect((await cli('bundle', 'list', '--bundle', 'b2.pem', '--json')).stdout).toBe(before.stdout);
 }, 60_000);

@@ -45,7 +45,7 @@ test('dev PKI, token mint, certify, inspect, admin endpoints, clean shutdown', a
     expect((await fetch(`${admin}/live`)).status).toBe(200);
     expect((await fetch(`${admin}/ready`)).status).toBe(200);
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="OK",reason="issued"} 1');
+    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="ok",reason="issued"} 1');
     expect(metrics).toMatch(/lanyard_identity_issuer_expiry_timestamp_seconds \d+/);
 
     // A second start reuses the PKI instead of creating a new one.
@@ -61,13 +61,20 @@ test('dev PKI, token mint, certify, inspect, admin endpoints, clean shutdown', a
   }
 });
 
-test('bad configuration stops start-up with a message naming the variable', async () => {
+test('bad configuration stops start-up with exit 2 and a message naming the flag and its variable', async () => {
   const r = await lanyard(['identity', '--issuer-dir', join(tmpdir(), 'nope')], { LANYARD_IDENTITY_ADDR: 'localhost' });
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/^lanyard: --addr \(or LANYARD_IDENTITY_ADDR\): expected HOST:PORT/);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/^lanyard: --addr \(env LANYARD_IDENTITY_ADDR\): no port; expected a listen address host:port/);
   const v = await lanyard(['identity', '--validator', 'magic']);
-  expect(v.stderr).toMatch(/--validator \(or LANYARD_IDENTITY_VALIDATOR\): expected dev, jwks or kubernetes/);
+  expect(v.code).toBe(2);
+  expect(v.stderr).toMatch(/^lanyard: --validator \(env LANYARD_IDENTITY_VALIDATOR\): expected one of dev, jwks, kubernetes, got "magic"/);
   const l = await lanyard(['identity', '--lifetime', 'forever']);
-  expect(l.stderr).toMatch(/--lifetime \(or LANYARD_IDENTITY_LIFETIME\): expected a duration/);
+  expect(l.stderr).toMatch(/^lanyard: --lifetime \(env LANYARD_IDENTITY_LIFETIME\): unexpected "forever"; expected a duration/);
+  const short = await lanyard(['identity'], { LANYARD_IDENTITY_LIFETIME: '5s' });
+  expect(short.stderr).toMatch(/^lanyard: --lifetime \(env LANYARD_IDENTITY_LIFETIME\): must be at least 10s, got "5s"/);
+  const td = await lanyard(['identity', '--trust-domain', 'Bad_Domain']);
+  expect({ code: td.code, stderr: td.stderr }).toEqual({ code: 2, stderr: 'lanyard: --trust-domain (env LANYARD_TRUST_DOMAIN): expected a DNS name of lower-case labels, got "Bad_Domain"\n' });
+  const ns = await lanyard(['identity'], { LANYARD_CONTROL_NAMESPACE: 'Mesh' });
+  expect({ code: ns.code, stderr: ns.stderr }).toEqual({ code: 2, stderr: 'lanyard: --control-namespace (env LANYARD_CONTROL_NAMESPACE): expected a DNS-1123 label, got "Mesh"\n' });
+  expect(`${r.stderr}${v.stderr}${l.stderr}${short.stderr}`).not.toMatch(/^\s+at /m);
 });
-

@@ -4,16 +4,14 @@
  * included, for IPv4 and (when ip6tables works) IPv6. A second cleanup finds nothing.
  */
 import { lanyard } from '../support/cli.js';
-import { NetnsSet, inNs, ip6NatWorks, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
+import { NetnsSet, needsNetns, inNs, ip6NatWorks, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
 
 const SCENARIO = 'proxy-init-cleanup-restores-the-previous-ruleset';
 const spaces = new NetnsSet();
 afterAll(() => spaces.deleteAll());
 
-test('cleanup restores the exact pre-existing nat table, unrelated rules intact', async () => {
-  const made = setUp(spaces, SCENARIO, ['clean']);
-  if (!made) return;
-  const [ns] = made;
+needsNetns().test('cleanup restores the exact pre-existing nat table, unrelated rules intact', async () => {
+  const [ns] = setUp(spaces, ['clean']);
   // Learn the backend from a dry run, then put unrelated rules in that backend's table.
   const dry = await lanyard(['proxy-init', '--netns', ns, '--dry-run']);
   expect(dry.code).toBe(0);

@@ -4,16 +4,13 @@
  * LANYARD_INIT_* variables.
  */
 import { lanyard } from '../support/cli.js';
-import { NetnsSet, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
+import { NetnsSet, needsNetns, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
 
-const SCENARIO = 'proxy-init-dry-run-prints-commands-and-changes-nothing';
 const spaces = new NetnsSet();
 afterAll(() => spaces.deleteAll());
 
-test('dry run prints the commands a real run then runs, and touches nothing', async () => {
-  const made = setUp(spaces, SCENARIO, ['dry']);
-  if (!made) return;
-  const [ns] = made;
+needsNetns().test('dry run prints the commands a real run then runs, and touches nothing', async () => {
+  const [ns] = setUp(spaces, ['dry']);
   const env = { LANYARD_INIT_NETNS: ns, LANYARD_INIT_OUTBOUND_PORTS_TO_IGNORE: '3306', LANYARD_INIT_IPV6: 'off' };
   const dry = await lanyard(['proxy-init', '--dry-run'], env);
   expect(dry.code).toBe(0);

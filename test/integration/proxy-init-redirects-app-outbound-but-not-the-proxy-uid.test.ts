@@ -6,9 +6,8 @@
  * and a peer.
  */
 import { lanyard } from '../support/cli.js';
-import { NetnsSet, fetchIn, inNs, link, setUp, startServers, type Servers } from './proxy-init-support.js';
+import { NetnsSet, needsNetns, fetchIn, inNs, link, setUp, startServers, type Servers } from './proxy-init-support.js';
 
-const SCENARIO = 'proxy-init-redirects-app-outbound-but-not-the-proxy-uid';
 const spaces = new NetnsSet();
 const servers: Servers[] = [];
 afterAll(() => {
@@ -16,10 +15,8 @@ afterAll(() => {
   spaces.deleteAll();
 });
 
-test('app traffic is redirected to 4140; the proxy UID, ignored ports and loopback are not', async () => {
-  const made = setUp(spaces, SCENARIO, ['opod', 'opeer'], ['curl', 'setpriv']);
-  if (!made) return;
-  const [pod, peer] = made;
+needsNetns('curl', 'setpriv').test('app traffic is redirected to 4140; the proxy UID, ignored ports and loopback are not', async () => {
+  const [pod, peer] = setUp(spaces, ['opod', 'opeer']);
   const addr = link(pod, peer, '10.251.0');
   // A route for every address, as a pod has: the kernel routes before nat OUTPUT redirects.
   inNs(pod, 'ip', 'route', 'add', 'default', 'via', addr.b);

@@ -4,9 +4,8 @@
  * ports are reached directly.
  */
 import { lanyard } from '../support/cli.js';
-import { NetnsSet, fetchIn, link, setUp, startServers, type Servers } from './proxy-init-support.js';
+import { NetnsSet, needsNetns, fetchIn, link, setUp, startServers, type Servers } from './proxy-init-support.js';
 
-const SCENARIO = 'proxy-init-redirects-inbound-except-the-admin-port';
 const spaces = new NetnsSet();
 const servers: Servers[] = [];
 afterAll(() => {
@@ -14,10 +13,8 @@ afterAll(() => {
   spaces.deleteAll();
 });
 
-test('inbound to 8080 lands on 4143; 4191 and ignored ports do not', async () => {
-  const made = setUp(spaces, SCENARIO, ['ipod', 'ipeer'], ['curl']);
-  if (!made) return;
-  const [pod, peer] = made;
+needsNetns('curl').test('inbound to 8080 lands on 4143; 4191 and ignored ports do not', async () => {
+  const [pod, peer] = setUp(spaces, ['ipod', 'ipeer']);
   const addr = link(pod, peer, '10.252.0');
   servers.push(
     await startServers(pod, [

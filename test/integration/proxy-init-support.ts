@@ -1,11 +1,13 @@
 /**
  * Network namespaces for the proxy-init scenarios. Each scenario makes its own namespaces
- * (prefix `lanyard-t-`), runs the built CLI in them and reads the nat table back. Without
- * root, `ip` or iptables, or when `ip netns add` is refused, a scenario says why and checks
- * nothing; namespaces are deleted even when a scenario fails.
+ * (prefix `lanyard-t-`), runs the built CLI in them and reads the nat table back. A scenario
+ * declares what it needs with `needsNetns(...)` (test/support/requires.ts): without root,
+ * network namespaces, `ip` or iptables it is skipped with the reason printed, or fails under
+ * CI=true. Namespaces are deleted even when a scenario fails.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { requires, type Requirement, type Requirements } from '../support/requires.js';
 
 export const NS_PREFIX = 'lanyard-t-';
 
@@ -16,30 +18,22 @@ export function sh(cmd: string, args: string[]): string {
 
 export const inNs = (ns: string, cmd: string, ...args: string[]): string => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 
-const onPath = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-
-/** Why the scenarios cannot run here, or null. */
-export function whyNotRunnable(tools: string[] = []): string | null {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  for (const tool of ['ip', 'iptables', 'iptables-save', ...tools]) if (!onPath(tool)) return `${tool} not found`;
-  return null;
+/** What every scenario needs, plus `tools`. */
+export function needsNetns(...tools: Requirement[]): Requirements {
+  return requires('root', 'netns', 'ip', 'iptables', 'iptables-save', ...tools);
 }
 
 /** Namespaces made by one scenario, all deleted by `deleteAll`. */
 export class NetnsSet {
   readonly names: string[] = [];
 
-  /** Creates `lanyard-t-<tag>-<random>` with lo up; returns null (and the reason) if refused. */
-  create(tag: string): { name: string } | { error: string } {
+  /** Creates `lanyard-t-<tag>-<random>` with lo up. */
+  create(tag: string): string {
     const name = `${NS_PREFIX}${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    try {
-      sh('ip', ['netns', 'add', name]);
-    } catch (e) {
-      return { error: `cannot create a network namespace (${(e as Error).message.split('\n')[0]})` };
-    }
+    sh('ip', ['netns', 'add', name]);
     this.names.push(name);
     inNs(name, 'ip', 'link', 'set', 'lo', 'up');
-    return { name };
+    return name;
   }
 
   deleteAll(): void {
@@ -47,24 +41,9 @@ export class NetnsSet {
   }
 }
 
-/** Creates the namespaces, or warns why the scenario does not run and returns null. */
-export function setUp(set: NetnsSet, scenario: string, tags: string[], tools: string[] = []): string[] | null {
-  const why = whyNotRunnable(tools);
-  if (why) {
-    console.warn(`${scenario}: not run: ${why}`);
-    return null;
-  }
-  const names: string[] = [];
-  for (const tag of tags) {
-    const made = set.create(tag);
-    if ('error' in made) {
-      console.warn(`${scenario}: not run: ${made.error}`);
-      set.deleteAll();
-      return null;
-    }
-    names.push(made.name);
-  }
-  return names;
+/** Creates one namespace per tag (the scenario's requirements were checked by needsNetns). */
+export function setUp(set: NetnsSet, tags: string[]): string[] {
+  return tags.map((tag) => set.create(tag));
 }
 
 /** The save tool of the backend proxy-init reported on stderr (`proxy-init: iptables-nft ...`). */

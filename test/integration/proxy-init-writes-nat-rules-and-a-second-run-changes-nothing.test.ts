@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { lanyard } from '../support/cli.js';
-import { NetnsSet, inNs, ip6NatWorks, lanyardRules, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
+import { NetnsSet, needsNetns, inNs, ip6NatWorks, lanyardRules, natTable, saveToolFrom, setUp } from './proxy-init-support.js';
 
 const SCENARIO = 'proxy-init-writes-nat-rules-and-a-second-run-changes-nothing';
 const spaces = new NetnsSet();
@@ -32,15 +32,12 @@ function usableModes(ns: string): ('nft' | 'legacy')[] {
   return (['nft', 'legacy'] as const).filter((m) => spawnSync('ip', ['netns', 'exec', ns, `iptables-${m}-save`, '-t', 'nat']).status === 0);
 }
 
-test('rules are written once; the second run leaves the nat table identical (each backend, and auto)', async () => {
-  const probe = setUp(spaces, SCENARIO, ['probe']);
-  if (!probe) return;
+needsNetns().test('rules are written once; the second run leaves the nat table identical (each backend, and auto)', async () => {
+  const probe = setUp(spaces, ['probe']);
   const modes = [...usableModes(probe[0]), 'auto'];
   console.log(`${SCENARIO}: backends checked: ${modes.join(', ')}`);
   for (const mode of modes) {
-    const made = setUp(spaces, SCENARIO, [`w${mode.slice(0, 3)}`]);
-    if (!made) return;
-    const [ns] = made;
+    const [ns] = setUp(spaces, [`w${mode.slice(0, 3)}`]);
     const args = ['proxy-init', '--netns', ns, '--iptables-mode', mode, '--outbound-ports-to-ignore', '25,6000-6010', '--subnets-to-ignore', '10.96.0.0/12,fd00::/8'];
     const first = await lanyard(args);
     expect({ mode, code: first.code, stderr: first.stderr }).toEqual({ mode, code: 0, stderr: expect.stringMatching(/IPv4: installed/) });

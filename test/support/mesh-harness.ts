@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { encodePem } from '../../src/pki/pem.js';
+import { ecPublicKeyOf } from '../../src/pki/ec-key.js';
 import { LeafSigner } from '../../src/pki/leaf-signer.js';
 import { detectProtocol } from '../../proxy/tls/client-hello.js';
 import { CLI, ROOT } from './cli.js';
@@ -305,11 +306,9 @@ export interface LeafPem {
  */
 export async function workloadLeaf(o: { issuerCert: X509Certificate; issuerKey: KeyObject; ns: string; sa: string; notBefore?: Date; notAfter?: Date }): Promise<LeafPem> {
   const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
   const signer = new LeafSigner(o.issuerCert.raw, o.issuerKey);
   const { der } = await signer.sign({
-    spki,
-    publicKey: spki.subarray(spki.length - 65), // the uncompressed P-256 point ends the SPKI
+    key: ecPublicKeyOf(kp.publicKey),
     dnsName: identityOf(o.ns, o.sa),
     spiffeId: `spiffe://cluster.local/ns/${o.ns}/sa/${o.sa}`,
     notBefore: o.notBefore ?? new Date(Date.now() - 60_000),

@@ -5,15 +5,17 @@
  *
  * What a Kubernetes projected token must carry to pass:
  *   iss = the configured issuer; aud contains the configured audience; exp present and in
- *   the future and nbf (if any) in the past, both with `clockSkewMs` tolerance;
+ *   the future, nbf and iat (if any) not in the future, all with `clockSkewMs` tolerance;
  *   sub = system:serviceaccount:<ns>:<sa>, and the `kubernetes.io` claim naming the same
- *   namespace and service account. Legacy secret-based tokens (no exp, no aud) fail.
+ *   namespace and service account; every one of those claims of its JSON type
+ *   (token-claims.ts). Legacy secret-based tokens (no exp, no aud) fail.
  */
 import { createLocalJWKSet, errors, jwtVerify, type JWTPayload, type JSONWebKeySet } from 'jose';
 import { IdentityError } from '../errors.js';
-import { parseServiceAccountUsername, type ServiceAccountRef } from '../../pki/names.js';
+import type { ServiceAccountRef } from '../../pki/names.js';
 import type { TokenValidator } from '../token-validator.js';
 import { JwksSource } from './jwks-source.js';
+import { checkClaimTypes, checkIssuedAt, serviceAccountOf } from './token-claims.js';
 import { TokenCache } from './token-cache.js';
 
 export interface JwksTokenValidatorConfig {
@@ -22,7 +24,7 @@ export interface JwksTokenValidatorConfig {
   issuer: string;
   /** Required audience. Default `identity.lanyard.io` (`identity.l5d.io` in Linkerd mode). */
   audience?: string;
-  /** Tolerance for exp/nbf. Default 20s. */
+  /** Tolerance for exp, nbf and iat. Default 20s. */
   clockSkewMs?: number;
   /** Accepted algorithms. Default RS256, ES256, ES384, PS256 (what API servers sign with). */
   algorithms?: string[];
@@ -67,23 +69,31 @@ export class JwksTokenValidator implements TokenValidator {
   }
 
   private async verify(token: string): Promise<JWTPayload> {
+    const toleranceSec = Math.round((this.cfg.clockSkewMs ?? 20_000) / 1000);
     for (let attempt = 0; ; attempt++) {
       const resolver = await this.currentResolver();
+      const now = this.cfg.clock ? this.cfg.clock() : Date.now();
+      let payload: JWTPayload;
       try {
-        const { payload } = await jwtVerify(token, resolver, {
+        ({ payload } = await jwtVerify(token, resolver, {
           issuer: this.cfg.issuer,
           audience: this.cfg.audience ?? 'identity.lanyard.io',
-          clockTolerance: Math.round((this.cfg.clockSkewMs ?? 20_000) / 1000),
+          clockTolerance: toleranceSec,
           algorithms: this.cfg.algorithms ?? ['RS256', 'ES256', 'ES384', 'PS256'],
           requiredClaims: ['exp', 'sub'],
-          currentDate: this.cfg.clock ? new Date(this.cfg.clock()) : undefined,
-        });
-        return payload;
+          currentDate: new Date(now),
+        }));
       } catch (e) {
         // An unknown kid may mean the cluster rotated its signing key: refetch once.
         if (e instanceof errors.JWKSNoMatchingKey && attempt === 0 && (await this.refetch())) continue;
+        // jose refused a claim (signature already verified): a claim of the wrong type is
+        // named as such rather than as, say, a wrong issuer.
+        if (e instanceof errors.JWTClaimValidationFailed || e instanceof errors.JWTExpired) checkClaimTypes(e.payload);
         throw mapJoseError(e);
       }
+      checkClaimTypes(payload);
+      checkIssuedAt(payload, Math.floor(now / 1000), toleranceSec);
+      return payload;
     }
   }
 
@@ -110,21 +120,6 @@ export class JwksTokenValidator implements TokenValidator {
   }
 }
 
-function serviceAccountOf(payload: JWTPayload): ServiceAccountRef {
-  const ref = parseServiceAccountUsername(String(payload.sub));
-  if (!ref) {
-    throw new IdentityError('ERR_TOKEN_NOT_SERVICE_ACCOUNT', `token: subject ${JSON.stringify(payload.sub)} is not system:serviceaccount:<namespace>:<name>`);
-  }
-  const k8s = payload['kubernetes.io'] as { namespace?: unknown; serviceaccount?: { name?: unknown } } | undefined;
-  if (!k8s || typeof k8s !== 'object') {
-    throw new IdentityError('ERR_TOKEN_NOT_SERVICE_ACCOUNT', 'token: no "kubernetes.io" claim (not a projected service-account token)');
-  }
-  if (k8s.namespace !== ref.namespace || k8s.serviceaccount?.name !== ref.serviceAccount) {
-    throw new IdentityError('ERR_TOKEN_NOT_SERVICE_ACCOUNT', 'token: the "kubernetes.io" claim does not name the subject\'s service account');
-  }
-  return ref;
-}
-
 /** jose's failures, as our codes; the messages never include the token. */
 export function mapJoseError(e: unknown): IdentityError {
   if (e instanceof IdentityError) return e;
@@ -147,8 +142,11 @@ export function mapJoseError(e: unknown): IdentityError {
   if (e instanceof errors.JWKSNoMatchingKey) return new IdentityError('ERR_TOKEN_SIGNATURE', 'token: signed by a key that is not in the JWKS');
   if (e instanceof errors.JOSEAlgNotAllowed) return new IdentityError('ERR_TOKEN_SIGNATURE', 'token: signature algorithm not allowed');
   if (e instanceof errors.JWTInvalid || e instanceof errors.JWSInvalid || e instanceof errors.JOSENotSupported) {
-    return new IdentityError('ERR_TOKEN_MALFORMED', `token: malformed (${(e as Error).message})`);
+    return new IdentityError('ERR_TOKEN_MALFORMED', `token: malformed (${cut((e as Error).message)})`);
   }
-  if (e instanceof errors.JOSEError) return new IdentityError('ERR_TOKEN_INVALID', `token: ${e.message}`);
-  return new IdentityError('ERR_VALIDATOR_UNAVAILABLE', `token: verification failed: ${(e as Error).message}`);
+  if (e instanceof errors.JOSEError) return new IdentityError('ERR_TOKEN_INVALID', `token: ${cut(e.message)}`);
+  return new IdentityError('ERR_VALIDATOR_UNAVAILABLE', `token: verification failed: ${cut((e as Error).message)}`);
 }
+
+/** jose's messages are its own, but a few quote header values; keep them short anyway. */
+const cut = (m: string): string => (m.length > 200 ? `${m.slice(0, 200)}…` : m);

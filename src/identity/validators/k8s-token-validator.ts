@@ -15,6 +15,7 @@ import type { V1TokenReviewStatus } from '@kubernetes/client-node';
 import { IdentityError } from '../errors.js';
 import type { TokenValidator } from '../token-validator.js';
 import { parseServiceAccountUsername, type ServiceAccountRef } from '../../pki/names.js';
+import { quote } from '../../util/value-error.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
 import { K8sError } from '../../k8s/errors.js';
 import { K8sClient } from '../../k8s/k8s-client.js';
@@ -139,7 +140,7 @@ export function checkTokenReviewStatus(status: V1TokenReviewStatus | undefined, 
   if (!audiences.includes(audience)) {
     throw new IdentityError(
       'ERR_TOKEN_AUDIENCE',
-      `token: audiences ${JSON.stringify(audiences)} do not include ${JSON.stringify(audience)}; mount a projected token with audience ${audience}`,
+      `token: audiences [${audiences.slice(0, 5).map((a) => quote(String(a))).join(', ')}${audiences.length > 5 ? ', …' : ''}] do not include ${JSON.stringify(audience)}; mount a projected token with audience ${audience}`,
     );
   }
   const username = status.user?.username;
@@ -150,7 +151,7 @@ export function checkTokenReviewStatus(status: V1TokenReviewStatus | undefined, 
   if (!ref) {
     throw new IdentityError(
       'ERR_TOKEN_NOT_SERVICE_ACCOUNT',
-      `token: user ${JSON.stringify(username.slice(0, 200))} is not system:serviceaccount:<namespace>:<name> with DNS-1123 labels`,
+      `token: user ${quote(username, 200)} is not system:serviceaccount:<namespace>:<name> with DNS-1123 labels`,
     );
   }
   return ref;

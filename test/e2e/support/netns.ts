@@ -6,25 +6,16 @@
  * remove it even after a crash.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { missingOf, type Requirement } from '../../support/requires.js';
 
 export const NS_PREFIX = 'lyt';
 
+/** What the end-to-end tests need (.ci/run installs the tools when it runs as root). */
+export const E2E_NEEDS: Requirement[] = ['root', 'netns', 'ip', 'iptables', 'tcpdump', 'curl', 'setpriv'];
+
+/** Why the end-to-end tests cannot run here, or null (for scripts; tests use `requires`). */
 export function canRunE2e(): string | null {
-  if (process.getuid?.() !== 0) return 'not root: network namespaces and iptables need root';
-  for (const tool of ['ip', 'iptables', 'tcpdump', 'curl', 'setpriv']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (.ci/run installs iptables, iproute2, tcpdump, curl)`;
-    }
-  }
-  try {
-    execFileSync('ip', ['netns', 'add', `${NS_PREFIX}-probe-${process.pid}`], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', `${NS_PREFIX}-probe-${process.pid}`], { stdio: 'pipe' });
-  } catch (e) {
-    return `cannot create network namespaces here: ${(e as Error).message.split('\n')[0]}`;
-  }
-  return null;
+  return missingOf(E2E_NEEDS);
 }
 
 export function sh(args: string[], opts: { netns?: string; input?: string } = {}): string {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAnchor, createIssuer, type CaMaterial } from '../../../certs/ca.js';
+import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 
 const DAY = 86_400_000;
@@ -28,12 +29,10 @@ export async function issuer(parent: CaMaterial, cn = 'identity.lanyard.cluster.
 /** A Lanyard workload leaf for default/web, signed by `by`. */
 export async function leaf(by: CaMaterial, opts: { notBefore?: Date; hours?: number } = {}): Promise<{ cert: X509Certificate; keyPem: string }> {
   const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = kp.publicKey.export({ type: 'spki', format: 'der' });
   const signer = new LeafSigner(new X509Certificate(by.certPem).raw, createPrivateKey(by.keyPem));
   const notBefore = opts.notBefore ?? new Date(Date.now() - 20_000);
   const { der } = await signer.sign({
-    spki,
-    publicKey: spki.subarray(spki.length - 65),
+    key: ecPublicKeyOf(kp.publicKey),
     dnsName: 'web.default.serviceaccount.identity.lanyard.cluster.local',
     spiffeId: 'spiffe://cluster.local/ns/default/sa/web',
     notBefore,

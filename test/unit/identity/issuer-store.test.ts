@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IssuerStore } from '../../../src/identity/issuer-store.js';
 import { createRegistry } from '../../../src/telemetry/metrics.js';
+import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 import { encodePem } from '../../../src/pki/pem.js';
 import { createAnchor, createIssuer } from '../../../certs/ca.js';
@@ -54,11 +55,9 @@ const badCases: BadCase[] = [
     write: async (dir) => {
       // A workload leaf (CA:false) signed by the anchor, with its own key.
       const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
       const signer = new LeafSigner(good.anchorCert.raw, createPrivateKey(good.anchor.keyPem));
       const leaf = await signer.sign({
-        spki,
-        publicKey: spki.subarray(spki.length - 65),
+        key: ecPublicKeyOf(kp.publicKey),
         dnsName: 'web.default.serviceaccount.identity.lanyard.cluster.local',
         spiffeId: 'spiffe://cluster.local/ns/default/sa/web',
         notBefore: new Date(Date.now() - 60_000),
@@ -114,7 +113,7 @@ describe('IssuerStore refuses a bad issuer at start', () => {
       expect(store.unavailableReason()).toMatch(c.reason);
       expect(logs.where({ event: 'issuer_rejected' })).toHaveLength(1);
       expect(String(logs.where({ event: 'issuer_rejected' })[0].reason)).toMatch(c.reason);
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
     } finally {
       store.stop();
     }
@@ -135,11 +134,11 @@ describe('IssuerStore keeps the last good issuer', () => {
       await c.write(dir);
       await store.reload();
       expect(store.current()).toBe(first);
-      expect(await reloadCount(registry, 'success')).toBe(1);
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'ok')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
       // The same bad files again are not re-reported.
       await store.reload();
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
     } finally {
       store.stop();
     }

@@ -48,6 +48,72 @@ describe('loadKubeConfig', () => {
     expect(kc.getCurrentCluster()?.server).toBe(target.url);
   });
 
+  test('ok/KUBECONFIG list: merged as kubectl merges it (first file wins per name; current-context from the first that sets one)', () => {
+    const first = join(dir, 'first');
+    const second = join(dir, 'second');
+    // first: no current-context; defines cluster "shared" and context "prod".
+    writeFileSync(
+      first,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'shared', cluster: { server: 'https://first.example:6443' } }],
+        users: [{ name: 'ops', user: { token: 'first-token' } }],
+        contexts: [{ name: 'prod', context: { cluster: 'shared', user: 'ops' } }],
+      }),
+    );
+    // second: the same names (which lose), a context of its own, and the current-context.
+    writeFileSync(
+      second,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'shared', cluster: { server: 'https://second.example:6443' } },
+          { name: 'staging', cluster: { server: 'https://staging.example:6443' } },
+        ],
+        users: [{ name: 'ops', user: { token: 'second-token' } }],
+        contexts: [
+          { name: 'prod', context: { cluster: 'staging', user: 'ops' } },
+          { name: 'staging', context: { cluster: 'staging', user: 'ops' } },
+        ],
+        'current-context': 'prod',
+      }),
+    );
+    const env = { KUBECONFIG: `${join(dir, 'missing')}:${first}::${second}`, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const kc = loadKubeConfig({ env, serviceAccountDir: join(dir, 'none') });
+    expect(kc.getCurrentContext()).toBe('prod');
+    // "prod" is the first file's context, pointing at the first file's "shared" cluster.
+    expect(kc.getCurrentCluster()?.server).toBe('https://first.example:6443');
+    expect(kc.getCurrentUser()?.token).toBe('first-token');
+    expect(kc.getContexts().map((c) => c.name)).toEqual(['prod', 'staging']);
+    expect(kc.getClusters().map((c) => [c.name, c.server])).toEqual([
+      ['shared', 'https://first.example:6443'],
+      ['staging', 'https://staging.example:6443'],
+    ]);
+    expect(loadKubeConfig({ env, context: 'staging' }).getCurrentCluster()?.server).toBe('https://staging.example:6443');
+  });
+
+  test('ok/KUBECONFIG list: the first current-context wins', () => {
+    const a = writeKubeconfig(dir, target, { fileName: 'a' });
+    const doc = parse(kubeconfigYaml({ ...target, url: 'https://b.example:6443' })) as Record<string, any>;
+    doc.clusters[0].name = 'b';
+    doc.contexts[0] = { name: 'b', context: { cluster: 'b', user: 'lanyard-identity' } };
+    doc['current-context'] = 'b';
+    writeFileSync(join(dir, 'b'), stringify(doc));
+    expect(loadKubeConfig({ env: { KUBECONFIG: `${a}:${join(dir, 'b')}` } }).getCurrentCluster()?.server).toBe(target.url);
+    expect(loadKubeConfig({ env: { KUBECONFIG: `${join(dir, 'b')}:${a}` } }).getCurrentCluster()?.server).toBe('https://b.example:6443');
+  });
+
+  test('ok/KUBECONFIG wins over the in-cluster service account (the operator set it)', () => {
+    const sa = join(dir, 'sa');
+    mkdirSync(sa);
+    writeFileSync(join(sa, 'token'), 'sa-token');
+    const path = writeKubeconfig(dir, target);
+    const kc = loadKubeConfig({ env: { KUBECONFIG: path, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: sa });
+    expect(kc.getCurrentCluster()?.server).toBe(target.url);
+  });
+
   test('ok/home: ~/.kube/config last', () => {
     writeKubeconfig(join(dir, '.kube'), target, { fileName: 'config' });
     const kc = loadKubeConfig({ env: { HOME: dir }, serviceAccountDir: join(dir, 'none') });
@@ -57,6 +123,8 @@ describe('loadKubeConfig', () => {
   test.each([
     ['fail/nothing-found', () => ({ env: { HOME: dir }, serviceAccountDir: join(dir, 'none') }), /no Kubernetes configuration found/],
     ['fail/missing-file', () => ({ path: join(dir, 'missing') }), /cannot load kubeconfig .*missing/],
+    ['fail/KUBECONFIG-all-missing', () => ({ env: { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` } }), /none of the kubeconfig files in \$KUBECONFIG exist: .*a, .*b$/],
+    ['fail/KUBECONFIG-one-not-yaml', () => (writeFileSync(join(dir, 'bad'), '{{{'), { env: { KUBECONFIG: `${writeKubeconfig(dir, target)}:${join(dir, 'bad')}` } }), /cannot load kubeconfig .*bad/],
     ['fail/not-yaml', () => (writeFileSync(join(dir, 'bad'), '{{{'), { path: join(dir, 'bad') }), /cannot load kubeconfig .*bad/],
     ['fail/unknown-context', () => ({ path: writeKubeconfig(dir, target), context: 'prod' }), /context "prod" does not exist/],
     [

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import * as der from '../../../src/pki/der.js';
 
 describe('DER writer', () => {
@@ -53,5 +54,66 @@ describe('DER reader', () => {
   test('fail/non-minimal-oid', () => {
     expect(() => der.decodeOid(Buffer.from([0x2a, 0x80, 0x01]))).toThrow(/non-minimal/);
     expect(() => der.decodeOid(Buffer.from([0x2a, 0x86]))).toThrow(/truncated/);
+  });
+});
+
+describe('DER reader properties', () => {
+  test('property/readTlv on any bytes returns a TLV inside the limit, or throws DerError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          const t = der.readTlv(bytes, 0, bytes.length, 'x');
+          expect(t.start).toBe(0);
+          expect(t.contentStart).toBeLessThanOrEqual(t.end);
+          expect(t.end).toBeLessThanOrEqual(bytes.length);
+          // What was read is minimal: writing it again gives the same bytes.
+          expect(der.tlv(t.tag, bytes.subarray(t.contentStart, t.end))).toEqual(Buffer.from(bytes.subarray(0, t.end)));
+        } catch (e) {
+          expect(e).toBeInstanceOf(der.DerError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('property/the writer round-trips through the reader for any tag and content', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x1e }), fc.uint8Array({ maxLength: 300 }), (tag, body) => {
+        const enc = der.tlv(tag, body);
+        const t = der.readTlv(enc, 0, enc.length, 'x');
+        expect({ tag: t.tag, end: t.end }).toEqual({ tag, end: enc.length });
+        expect(Buffer.from(enc.subarray(t.contentStart))).toEqual(Buffer.from(body));
+      }),
+    );
+  });
+
+  test('property/walk on any bytes counts TLVs or throws DerError, never overflowing the stack', () => {
+    const nested = fc.integer({ min: 1, max: 16_000 }).map((depth) => {
+      // `depth` SEQUENCEs each claiming the rest of the buffer (long-form lengths).
+      const out: number[] = [];
+      for (let i = 0; i < depth; i++) {
+        const rest = (depth - i - 1) * 4;
+        out.push(0x30, 0x82, rest >> 8, rest & 0xff);
+      }
+      return Uint8Array.from(out);
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 128 }), nested), (bytes) => {
+        try {
+          expect(der.walk(bytes, 0, bytes.length, 'x')).toBeGreaterThanOrEqual(0);
+        } catch (e) {
+          expect(e).toBeInstanceOf(der.DerError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test.each([
+    ['fail/oid-longer-than-64-bytes', () => der.decodeOid(Buffer.alloc(65, 0x01)), /longer than 64 bytes/],
+    ['fail/boolean-not-der', () => der.decodeBoolean(Buffer.from([1, 1, 1]), der.readTlv(Buffer.from([1, 1, 1]), 0, 3, 'b'), 'b'), /not DER/],
+    ['fail/bytes-after-single-value', () => der.single(Buffer.from([0x30, 0, 0]), 0, 3, 0x30, 'v'), /1 bytes after the v/],
+  ])('%s', (_n, f, msg) => {
+    expect(f).toThrow(msg);
   });
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as x509 from '@peculiar/x509';
+import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';
 import { leafValidity } from '../../../src/pki/validity.js';
 import { createTestPki } from '../../support/test-ca.js';
@@ -13,17 +14,15 @@ const ID = 'web.default.serviceaccount.identity.lanyard.cluster.local';
 const SPIFFE = 'spiffe://cluster.local/ns/default/sa/web';
 
 function workloadKey() {
-  const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = kp.publicKey.export({ format: 'der', type: 'spki' });
-  return { spki, publicKey: spki.subarray(spki.length - 65) };
+  return { key: ecPublicKeyOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey) };
 }
 
 test('ok/golden TBSCertificate for fixed inputs', () => {
   const issuer = new X509Certificate(readFileSync(join(golden, 'issuer.crt')));
   const signer = new LeafSigner(issuer.raw, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-  const spki = createPublicKey(readFileSync(join(golden, 'workload-public.pem'))).export({ format: 'der', type: 'spki' });
+  const key = ecPublicKeyOf(createPublicKey(readFileSync(join(golden, 'workload-public.pem'))));
   const tbs = signer.encodeTbs(
-    { spki, publicKey: spki.subarray(spki.length - 65), dnsName: ID, spiffeId: SPIFFE, notBefore: new Date('2026-01-02T03:04:05Z'), notAfter: new Date('2026-01-03T03:04:05Z') },
+    { key, dnsName: ID, spiffeId: SPIFFE, notBefore: new Date('2026-01-02T03:04:05Z'), notAfter: new Date('2026-01-03T03:04:05Z') },
     Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
   );
   expect(tbs.toString('hex')).toBe(readFileSync(join(golden, 'leaf-tbs.hex'), 'utf8').trim());

@@ -1,6 +1,6 @@
 /**
- * proxy-init's flags: defaults, accepted spellings, and every refusal naming its flag (or
- * the LANYARD_INIT_* variable when the value came from there).
+ * proxy-init's flags: defaults, accepted spellings, and every refusal naming its flag and
+ * its LANYARD_INIT_* variable (values parsed by src/util's grammar).
  */
 import { PROXY_INIT_FLAGS, parseProxyInitConfig, type ProxyInitConfig, type ProxyInitKey, type RawProxyInitConfig } from '../../../proxy/init/init-config.js';
 import { ProxyInitError } from '../../../proxy/init/init-error.js';
@@ -65,28 +65,28 @@ test.each<[string, RawProxyInitConfig, Partial<ProxyInitConfig>]>([
 });
 
 test.each<[string, RawProxyInitConfig, RegExp]>([
-  ['fail/inbound-port-too-big', { inboundPort: '99999' }, /^--inbound-port: expected a TCP port 1-65535, got "99999"$/],
-  ['fail/outbound-port-zero', { outboundPort: '0' }, /^--outbound-port: expected a TCP port/],
-  ['fail/admin-port-not-a-number', { adminPort: '41a' }, /^--admin-port: /],
-  ['fail/admin-port-empty', { adminPort: '' }, /^--admin-port: expected a TCP port/],
-  ['fail/inbound-equals-outbound', { outboundPort: '4143' }, /^--outbound-port: must differ from --inbound-port \(both 4143\)$/],
-  ['fail/admin-equals-outbound', { adminPort: '4140' }, /^--admin-port: must differ from --outbound-port/],
-  ['fail/uid-negative', { proxyUid: '-1' }, /^--proxy-uid: expected a numeric id/],
-  ['fail/uid-name', { proxyUid: 'proxy' }, /^--proxy-uid: expected a numeric id 0-4294967294, got "proxy"$/],
-  ['fail/uid-reserved', { proxyUid: '4294967295' }, /^--proxy-uid: /],
-  ['fail/gid-name', { proxyGid: 'wheel' }, /^--proxy-gid: /],
-  ['fail/port-list-word', { outboundPortsToIgnore: '25,smtp' }, /^--outbound-ports-to-ignore: expected TCP ports 1-65535 such as 25,587,6000-6010 \("smtp" is not one\), got "25,smtp"$/],
-  ['fail/port-list-range-reversed', { inboundPortsToIgnore: '6010-6000' }, /^--inbound-ports-to-ignore: expected ranges written low-high \(6000-6010\)/],
-  ['fail/port-list-out-of-range', { inboundPortsToIgnore: '1-70000' }, /^--inbound-ports-to-ignore: .*"70000" is not one/],
-  ['fail/port-list-open-range', { inboundPortsToIgnore: '6000-' }, /^--inbound-ports-to-ignore: /],
-  ['fail/subnet-host-bits', { subnetsToIgnore: '10.0.0.1/8' }, /^--subnets-to-ignore: "10.0.0.1\/8" is not a CIDR: host bits are set \(did you mean 10.0.0.0\/8\?\)$/],
-  ['fail/subnet-hostname', { subnetsToIgnore: 'kube-dns' }, /^--subnets-to-ignore: "kube-dns" is not a CIDR$/],
-  ['fail/subnet-prefix-too-long', { subnetsToIgnore: '10.0.0.0/33' }, /^--subnets-to-ignore: /],
-  ['fail/iptables-mode', { iptablesMode: 'nf' }, /^--iptables-mode: expected auto, nft, legacy, got "nf"$/],
-  ['fail/ipv6', { ipv6: 'maybe' }, /^--ipv6: expected auto, on, off, got "maybe"$/],
-  ['fail/dry-run', { dryRun: 'perhaps' }, /^--dry-run: expected true or false/],
-  ['fail/netns-path', { netns: '../etc' }, /^--netns: expected a network namespace name/],
-  ['fail/netns-slash', { netns: 'a/b' }, /^--netns: /],
+  ['fail/inbound-port-too-big', { inboundPort: '99999' }, /^--inbound-port \(env LANYARD_INIT_INBOUND_PORT\): expected a TCP port from 1 to 65535, got "99999"$/],
+  ['fail/outbound-port-zero', { outboundPort: '0' }, /^--outbound-port \(env LANYARD_INIT_OUTBOUND_PORT\): expected a TCP port/],
+  ['fail/admin-port-not-a-number', { adminPort: '41a' }, /^--admin-port \(env LANYARD_INIT_ADMIN_PORT\): /],
+  ['fail/admin-port-empty', { adminPort: '' }, /^--admin-port \(env LANYARD_INIT_ADMIN_PORT\): expected a TCP port/],
+  ['fail/inbound-equals-outbound', { outboundPort: '4143' }, /^--outbound-port \(env LANYARD_INIT_OUTBOUND_PORT\): must differ from --inbound-port \(env LANYARD_INIT_INBOUND_PORT\) \(both 4143\)$/],
+  ['fail/admin-equals-outbound', { adminPort: '4140' }, /^--admin-port \(env LANYARD_INIT_ADMIN_PORT\): must differ from --outbound-port/],
+  ['fail/uid-negative', { proxyUid: '-1' }, /^--proxy-uid \(env LANYARD_INIT_PROXY_UID\): expected an integer from 0 to 4294967294/],
+  ['fail/uid-name', { proxyUid: 'proxy' }, /^--proxy-uid \(env LANYARD_INIT_PROXY_UID\): expected an integer from 0 to 4294967294, got "proxy"$/],
+  ['fail/uid-reserved', { proxyUid: '4294967295' }, /^--proxy-uid \(env LANYARD_INIT_PROXY_UID\): /],
+  ['fail/gid-name', { proxyGid: 'wheel' }, /^--proxy-gid \(env LANYARD_INIT_PROXY_GID\): /],
+  ['fail/port-list-word', { outboundPortsToIgnore: '25,smtp' }, /^--outbound-ports-to-ignore \(env LANYARD_INIT_OUTBOUND_PORTS_TO_IGNORE\): expected TCP ports 1-65535 such as 25,587,6000-6010 \("smtp" is not one\), got "25,smtp"$/],
+  ['fail/port-list-range-reversed', { inboundPortsToIgnore: '6010-6000' }, /^--inbound-ports-to-ignore \(env LANYARD_INIT_INBOUND_PORTS_TO_IGNORE\): expected ranges written low-high \(6000-6010\)/],
+  ['fail/port-list-out-of-range', { inboundPortsToIgnore: '1-70000' }, /^--inbound-ports-to-ignore \(env LANYARD_INIT_INBOUND_PORTS_TO_IGNORE\): .*"70000" is not one/],
+  ['fail/port-list-open-range', { inboundPortsToIgnore: '6000-' }, /^--inbound-ports-to-ignore \(env LANYARD_INIT_INBOUND_PORTS_TO_IGNORE\): /],
+  ['fail/subnet-host-bits', { subnetsToIgnore: '10.0.0.1/8' }, /^--subnets-to-ignore \(env LANYARD_INIT_SUBNETS_TO_IGNORE\): "10.0.0.1\/8" is not a CIDR: host bits are set \(did you mean 10.0.0.0\/8\?\)$/],
+  ['fail/subnet-hostname', { subnetsToIgnore: 'kube-dns' }, /^--subnets-to-ignore \(env LANYARD_INIT_SUBNETS_TO_IGNORE\): "kube-dns" is not a CIDR$/],
+  ['fail/subnet-prefix-too-long', { subnetsToIgnore: '10.0.0.0/33' }, /^--subnets-to-ignore \(env LANYARD_INIT_SUBNETS_TO_IGNORE\): /],
+  ['fail/iptables-mode', { iptablesMode: 'nf' }, /^--iptables-mode \(env LANYARD_INIT_IPTABLES_MODE\): expected one of auto, nft, legacy, got "nf"$/],
+  ['fail/ipv6', { ipv6: 'maybe' }, /^--ipv6 \(env LANYARD_INIT_IPV6\): expected one of auto, on, off, got "maybe"$/],
+  ['fail/dry-run', { dryRun: 'perhaps' }, /^--dry-run \(env LANYARD_INIT_DRY_RUN\): expected true or false/],
+  ['fail/netns-path', { netns: '../etc' }, /^--netns \(env LANYARD_INIT_NETNS\): expected a network namespace name/],
+  ['fail/netns-slash', { netns: 'a/b' }, /^--netns \(env LANYARD_INIT_NETNS\): /],
 ])('%s', (_name, raw, message) => {
   let err: unknown;
   try {
@@ -99,7 +99,7 @@ test.each<[string, RawProxyInitConfig, RegExp]>([
   expect((err as Error).message).toMatch(message);
 });
 
-test('fail/names-the-variable-when-the-value-came-from-the-environment', () => {
+test('fail/a-caller-may-name-options-its-own-way', () => {
   const nameOf = (k: ProxyInitKey) => PROXY_INIT_FLAGS[k].env;
   expect(() => parseProxyInitConfig({ outboundPortsToIgnore: 'abc' }, nameOf)).toThrow(/^LANYARD_INIT_OUTBOUND_PORTS_TO_IGNORE: /);
 });

@@ -1,5 +1,6 @@
 /**
- * Policy from environment variables, layered over the file; errors name the variable.
+ * Policy from environment variables, layered over the file; errors name the variable and
+ * its flag.
  */
 import { PolicyError } from '../../../proxy/policy/policy-error.js';
 import { mergePolicies, policyFromEnv, policyOverridesFromEnv, POLICY_ENV } from '../../../proxy/policy/policy-env.js';
@@ -38,11 +39,19 @@ describe('policyOverridesFromEnv', () => {
   });
 
   test.each<[string, Record<string, string>, string]>([
-    ['fail/default-policy', { LANYARD_PROXY_DEFAULT_POLICY: 'allow' }, 'LANYARD_PROXY_DEFAULT_POLICY: "allow" is not a policy (expected one of all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny, audit)'],
-    ['fail/cluster-network', { LANYARD_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,10.0.0.0/33' }, 'LANYARD_PROXY_CLUSTER_NETWORKS[1]: "10.0.0.0/33" is not a CIDR'],
-    ['fail/cluster-networks-only-commas', { LANYARD_PROXY_CLUSTER_NETWORKS: ' , ,' }, 'LANYARD_PROXY_CLUSTER_NETWORKS: lists no CIDR'],
-    ['fail/inline-invalid', { LANYARD_PROXY_POLICY: '{"ports":{"8080":{"allow":[{"networks":["10.0.0.0/33"]}]}}}' }, 'LANYARD_PROXY_POLICY: ports.8080.allow[0].networks[0]: "10.0.0.0/33" is not a CIDR'],
-    ['fail/inline-syntax', { LANYARD_PROXY_POLICY: '{"default": ' }, 'LANYARD_PROXY_POLICY: (document): not valid YAML or JSON at line 1, column 12: Flow map must end with a }'],
+    [
+      'fail/default-policy',
+      { LANYARD_PROXY_DEFAULT_POLICY: 'allow' },
+      '--default-policy (env LANYARD_PROXY_DEFAULT_POLICY): expected one of all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny, audit, got "allow"',
+    ],
+    ['fail/cluster-network', { LANYARD_PROXY_CLUSTER_NETWORKS: '10.0.0.0/8,10.0.0.0/33' }, '--cluster-networks (env LANYARD_PROXY_CLUSTER_NETWORKS): [1]: "10.0.0.0/33" is not a CIDR'],
+    ['fail/cluster-networks-only-commas', { LANYARD_PROXY_CLUSTER_NETWORKS: ' , ,' }, '--cluster-networks (env LANYARD_PROXY_CLUSTER_NETWORKS): lists no CIDR'],
+    [
+      'fail/inline-invalid',
+      { LANYARD_PROXY_POLICY: '{"ports":{"8080":{"allow":[{"networks":["10.0.0.0/33"]}]}}}' },
+      '--policy (env LANYARD_PROXY_POLICY): ports.8080.allow[0].networks[0]: "10.0.0.0/33" is not a CIDR',
+    ],
+    ['fail/inline-syntax', { LANYARD_PROXY_POLICY: '{"default": ' }, '--policy (env LANYARD_PROXY_POLICY): (document): not valid YAML or JSON at line 1, column 12: Flow map must end with a }'],
   ])('%s', (_name, env, message) => {
     let err: unknown;
     try {
