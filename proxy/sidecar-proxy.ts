@@ -62,7 +62,7 @@ export class SidecarProxy {
     private readonly deps: SidecarProxyDeps,
   ) {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
-    this.metrics = new ProxyMetrics(this.registry);
+    this.metrics = new ProxyMetrics(this.registry, () => this.readiness().ready);
     this.tls = new TlsState(cfg.trustAnchorsPem);
     // Optional outside transparent mode: it also returns the memory of connection bursts.
     this.native = loadNative();

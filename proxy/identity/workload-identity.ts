@@ -126,7 +126,7 @@ export class WorkloadIdentity implements IdentitySource {
       this.writeIdentityDir(cert);
       this.failures = 0;
       this.lastError = null;
-      this.cfg.metrics?.identityRefreshed(cert, 'success');
+      this.cfg.metrics?.identityRefreshed(cert, 'ok');
       const delay = this.refreshDelay(cert.notAfter.getTime() - this.now());
       this.cfg.logger.info(
         {
@@ -145,7 +145,7 @@ export class WorkloadIdentity implements IdentitySource {
       if (this.stopped) return;
       this.failures++;
       this.lastError = (e as Error).message;
-      this.cfg.metrics?.identityRefreshed(null, 'failure');
+      this.cfg.metrics?.identityRefreshed(null, 'error');
       const current = this.cfg.tls.current()?.certificate;
       const delay = this.retryDelay(current ? current.notAfter.getTime() - this.now() : null);
       this.cfg.logger.warn(

@@ -62,8 +62,8 @@ export class MuxInbound {
   serve(tls: TLSSocket, peer: MuxPeer, conn: ProxiedConnection): void {
     markSecureConnected(tls);
     const verdict = sessionVerdict(this.cfg.policy.current(), peerOf(peer), this.cfg.streamPorts());
-    conn.decide(verdict);
     conn.record.streams = 0;
+    conn.decide(verdict);
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
     const guard = new SessionGuard(session, {

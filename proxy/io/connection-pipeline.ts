@@ -117,6 +117,8 @@ export class ProxiedConnection {
     this.record.decision = d.allow ? (d.audit ? 'audit' : 'allow') : 'deny';
     this.record.rule = d.rule;
     this.record.reason = reason;
+    // A session's verdict only says whether streams may follow; each stream is counted.
+    if (this.cfg.direction === 'inbound' && this.record.streams === undefined) this.cfg.metrics?.authorized(this.record, d);
     return d.allow;
   }
 

@@ -198,9 +198,14 @@ export class OutboundProxy {
         timeoutMs: (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000),
         keepaliveMs: this.cfg.keepaliveMs,
         multiplex: this.cfg.multiplex ?? true,
-        onSessionOpen: () => this.cfg.logger.info({ event: 'mux_session_opened', direction: 'outbound', upstream: fmt(address), identity }, 'multiplexed session opened'),
-        onSessionEnd: (why, streams) =>
-          this.cfg.logger.info({ event: 'mux_session_closed', direction: 'outbound', upstream: fmt(address), identity, reason: why, streams }, 'multiplexed session closed'),
+        onSessionOpen: () => {
+          this.cfg.metrics?.outboundSession(1);
+          this.cfg.logger.info({ event: 'mux_session_opened', direction: 'outbound', upstream: fmt(address), identity }, 'multiplexed session opened');
+        },
+        onSessionEnd: (why, streams) => {
+          this.cfg.metrics?.outboundSession(-1);
+          this.cfg.logger.info({ event: 'mux_session_closed', direction: 'outbound', upstream: fmt(address), identity, reason: why, streams }, 'multiplexed session closed');
+        },
       });
       this.muxes.set(key, m);
     }

@@ -7,7 +7,7 @@
  */
 import { connect as h2connect, constants } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { Mesh, httpGet, identityOf, metric, nthLog, waitUntil, workloadLeaf, type LeafPem, type ProxyProcess } from '../support/mesh-harness.js';
+import { Mesh, httpGet, identityOf, metric, nthLog, waitUntil, workloadLeaf, type LeafPem, type ProxyProcess, openConnections } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const CLIENTS = 30;
@@ -45,7 +45,7 @@ function streamThenFin(): Promise<number> {
   });
 }
 
-const active = () => metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' });
+const active = () => openConnections(api.admin, 'inbound');
 
 test(`${CLIENTS} clients that leave with a FIN against a limit of 10: every one served, every session closed`, async () => {
   for (let i = 0; i < CLIENTS; i++) expect(await streamThenFin()).toBe(200);

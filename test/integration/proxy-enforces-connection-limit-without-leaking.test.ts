@@ -8,7 +8,7 @@
  * behind either.
  */
 import { connect, type Socket } from 'node:net';
-import { Mesh, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp, openConnections } from '../support/mesh-harness.js';
 
 const LIMIT = 20;
 const RESERVE = 2; // the default: a tenth of the limit, for authenticated peers only
@@ -46,7 +46,7 @@ function hold(i: number): Held {
   return { socket, first };
 }
 
-const active = () => metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' });
+const active = () => openConnections(api.admin, 'inbound');
 
 const refused = async (reason: string) => metric(api.admin, 'lanyard_proxy_connections_refused_total', { direction: 'inbound', reason });
 const refusedAll = async () => (await refused('limit')) + (await refused('unauthenticated-share'));

@@ -55,7 +55,7 @@ test('refresh failures keep the current certificate, back off, and mTLS keeps fl
   expect(at[2] - at[1]).toBeGreaterThan(at[1] - at[0] - 100); // spacing grows (jitter aside)
 
   expect((await fetch(`http://127.0.0.1:${api.admin}/ready`)).status).toBe(200);
-  expect(await metric(api.admin, 'lanyard_proxy_identity_refreshes_total', { result: 'failure' })).toBeGreaterThanOrEqual(3);
+  expect(await metric(api.admin, 'lanyard_proxy_identity_refreshes_total', { result: 'error' })).toBeGreaterThanOrEqual(3);
   expect(api.where({ event: 'identity_refreshed' })).toHaveLength(1);
   await nthLog(api, { event: 'connection', decision: 'allow', tls: true }, requests);
   const allowed = api.where({ event: 'connection', decision: 'allow', tls: true });

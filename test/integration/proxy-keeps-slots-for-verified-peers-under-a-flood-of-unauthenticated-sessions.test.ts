@@ -2,14 +2,14 @@
  * TLS clients without a certificate that offer ALPN lanyard.mux.v1 and then open no stream
  * (node:tls + node:http2, as the probe did) can no longer lock verified peers out. With a
  * limit of 50 (5 kept for authenticated peers): 45 such sessions are admitted, counted in
- * connections_active, and the rest refused and counted; a peer proxy with a certificate still
+ * the open connections (tcp_open_connections), and the rest refused and counted; a peer proxy with a certificate still
  * gets through; the idle timeout closes the silent sessions, each audited as a `mux_session`;
  * and a session the policy could never allow (all-authenticated, no certificate) gets its
  * first stream answered 403 and is gone at once, audited, its slot free.
  */
 import { connect as h2connect, constants, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Mesh, httpGet, identityOf, metric, waitUntil, type ProxyProcess } from '../support/mesh-harness.js';
+import { Mesh, httpGet, identityOf, metric, waitUntil, type ProxyProcess, openConnections } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const LIMIT = 50;
@@ -49,7 +49,7 @@ function anonymousSession(port: number): Promise<Anonymous> {
   });
 }
 
-const active = (p: ProxyProcess) => metric(p.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' });
+const active = (p: ProxyProcess) => openConnections(p.admin, 'inbound');
 const refusals = async (p: ProxyProcess) =>
   (await metric(p.admin, 'lanyard_proxy_connections_refused_total', { direction: 'inbound', reason: 'unauthenticated-share' })) +
   (await metric(p.admin, 'lanyard_proxy_connections_refused_total', { direction: 'inbound', reason: 'limit' }));

@@ -5,7 +5,7 @@
  * destroyed, and the dials that were waiting on the one shared session setup are all told.
  * A second route, to a real peer proxy, keeps working while they wait.
  */
-import { Mesh, httpGet, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, httpGet, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp, openConnections } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const WAVE = 20;
@@ -57,7 +57,7 @@ test('multiplexed: the waves of dials sharing one stuck session setup all fail, 
   const again = await Promise.all(Array.from({ length: 5 }, () => tcpExchange(web.outbound[0], 'x', { timeoutMs: 10_000 })));
   for (const r of again) expect(r.closed).toBe('ECONNRESET');
   await waitUntil(() => timedOut(web).length === WAVE + 5, 'the second wave audited');
-  expect(await metric(web.admin, 'lanyard_proxy_connections_active', { direction: 'outbound' })).toBe(0);
+  expect(await openConnections(web.admin, 'outbound')).toBe(0);
   expect(await httpGet(web.outbound[1], '/after')).toEqual({ status: 200, body: 'api: GET /after\n' });
 });
 

@@ -44,7 +44,8 @@ test('a SPIFFE-only leaf is that SPIFFE ID: allowed by the spiffeIds rule, audit
   expect(await get(await leaf({ uris: [WEB_ID] }))).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*api: GET \/x\n$/);
   const line = await api.waitForLog({ event: 'connection', decision: 'allow' });
   expect(line).toMatchObject({ peer_identity: WEB_ID, peer_spiffe_id: WEB_ID, tls: true, rule: `port:${appPort}/allow[0] spiffeId ${WEB_ID}`, close_reason: 'eof' });
-  expect(await metric(api.admin, 'lanyard_proxy_connections_opened_total', { direction: 'inbound', peer_identity: WEB_ID, decision: 'allow' })).toBe(1);
+  expect(await metric(api.admin, 'inbound_tcp_authz_allow_total', { tls: 'true', client_id: WEB_ID, authz_name: `port:${appPort}/allow[0] spiffeId ${WEB_ID}` })).toBe(1);
+  expect(await metric(api.admin, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: WEB_ID })).toBe(1);
 });
 
 test('DNS identity of one account and SPIFFE ID of another: refused, audited with why', async () => {

@@ -7,7 +7,7 @@
  */
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { Mesh, identityOf, metric, waitUntil, workloadLeaf, type ProxyProcess } from '../support/mesh-harness.js';
+import { Mesh, identityOf, metric, waitUntil, workloadLeaf, type ProxyProcess, openConnections } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const WEB = identityOf('default', 'web');
@@ -48,7 +48,7 @@ const closed = (labels: Record<string, string>) => metric(api.admin, 'lanyard_pr
 test('200 streams refused at the limit and 100 protocol errors: all counted, two full lines and two summaries', async () => {
   const held = await Promise.all(Array.from({ length: 4 }, () => request('CONNECT')));
   expect(held.map((h) => h.status)).toEqual([200, 200, 200, 200]);
-  expect(await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })).toBe(5);
+  expect(await openConnections(api.admin, 'inbound')).toBe(5);
 
   const atLimit = await Promise.all(Array.from({ length: 200 }, () => request('CONNECT')));
   expect(atLimit.every((r) => r.status === 503)).toBe(true);
@@ -71,5 +71,5 @@ test('200 streams refused at the limit and 100 protocol errors: all counted, two
 
   // The held streams were never disturbed.
   for (const h of held) h.stream.close();
-  await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })) === 1, 'only the session left');
+  await waitUntil(async () => (await openConnections(api.admin, 'inbound')) === 1, 'only the session left');
 });

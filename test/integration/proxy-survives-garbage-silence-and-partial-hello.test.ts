@@ -7,7 +7,7 @@
  * of it leaks a slot or a file descriptor, and mTLS keeps working.
  */
 import { randomBytes } from 'node:crypto';
-import { Mesh, captureClientHello, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, captureClientHello, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp, openConnections } from '../support/mesh-harness.js';
 import { connect } from 'node:net';
 
 const ROUNDS = 20;
@@ -145,7 +145,7 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
   // Nothing but web's multiplexed session from the warm-up, which a session holds until idle.
-  await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })) === 1, 'no active inbound connection but the session');
+  await waitUntil(async () => (await openConnections(api.admin, 'inbound')) === 1, 'no active inbound connection but the session');
   await waitUntil(() => api.openFds() <= baselineFds + 2, `fds back to the baseline of ${baselineFds}`);
   expect(api.alive()).toBe(true);
   const r = await tcpExchange(web.outbound[0], 'still here', { end: true });

@@ -279,7 +279,24 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, what: st
   }
 }
 
-/** One sample from the proxy's /metrics, e.g. metric(admin, 'lanyard_proxy_connections_active', { direction: 'inbound' }); 0 when absent. */
+/** The sum of every series of `name` whose labels include `labels` (0 when none), e.g. tcp_open_connections{direction="inbound"}. */
+export async function metricSum(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = (m[2] ?? '').split(',');
+    if (want.every((w) => have.includes(w))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** Connections, streams and sessions open now in `direction` (Linkerd's tcp_open_connections, summed). */
+export const openConnections = (adminPort: number, direction: 'inbound' | 'outbound'): Promise<number> => metricSum(adminPort, 'tcp_open_connections', { direction });
+
+/** One sample from the proxy's /metrics, e.g. metric(admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'timeout' }); 0 when absent. */
 export async function metric(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
