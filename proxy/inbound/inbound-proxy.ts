@@ -6,7 +6,7 @@
  * spliced to the application.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../src/telemetry/logger.js';
 import { ConnectionAudit, endpoint } from '../audit.js';
 import { ConnectionLimit } from '../io/connection-limit.js';
@@ -155,30 +155,11 @@ export class InboundProxy {
   private async handle(socket: Socket, material: TlsMaterial, target: InboundTarget | Error, conn: ProxiedConnection): Promise<void> {
     const d = await detect(socket, this.cfg.detectTimeoutMs ?? 10_000);
     if (d.kind === 'timeout' || d.kind === 'closed') return this.undetected(socket, d, conn);
-    let peerSide: Socket = socket;
-    const terminate = d.kind === 'tls' && d.sni === this.cfg.localIdentity;
-    this.cfg.metrics?.detected(terminate ? 'tls-local' : d.kind === 'tls' ? 'tls-passthrough' : d.kind === 'malformed' ? 'malformed' : 'plaintext');
-    if (terminate) {
-      const t = await terminateTls(socket, { context: this.contextFor(material), offersMux: d.mux === true, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
-      conn.record.tls = true;
-      if (!('tls' in t)) {
-        conn.record.rule = 'tls';
-        return conn.close(t.closeReason, t.reason);
-      }
-      this.cfg.metrics?.handshakeDone('inbound', t.seconds, t.resumed);
-      conn.record.peerIdentity = t.identity;
-      conn.record.peerSpiffeId = t.spiffeId;
-      if (t.tls.alpnProtocol === MUX_ALPN) {
-        if (!conn.classify(t.identity !== null || t.spiffeId !== null)) return void t.tls.destroy();
-        // A multiplexed session: each stream is audited as its own connection.
-        const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
-        const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
-        const peer = { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt };
-        return this.mux.serve(t.tls, peer, conn);
-      }
-      peerSide = t.tls;
-    }
-    // Now the peer is known: unauthenticated peers may not take the share kept for verified ones.
+    const local = d.kind === 'tls' && d.sni === this.cfg.localIdentity;
+    this.cfg.metrics?.detected(local ? 'tls-local' : d.kind === 'tls' ? 'tls-passthrough' : d.kind === 'malformed' ? 'malformed' : 'plaintext');
+    const peerSide = local ? await this.terminate(socket, material, d.mux === true, target, conn) : socket;
+    if (!peerSide) return; // refused and audited, or now a multiplexed session
+    // The peer is known: unauthenticated peers may not take the share kept for verified ones.
     if (!conn.classify(conn.record.peerIdentity !== null || conn.record.peerSpiffeId != null)) return void peerSide.destroy();
     if (target instanceof Error) {
       peerSide.destroy();
@@ -187,7 +168,7 @@ export class InboundProxy {
     }
     const peer: Peer = { tls: conn.record.tls, identity: conn.record.peerIdentity, spiffeId: conn.record.peerSpiffeId ?? null, address: socket.remoteAddress ?? '' };
     const decision = this.cfg.policy.current().authorize(peer, target.port);
-    const passedThrough = d.kind === 'tls' && !terminate ? `TLS for ${d.sni ?? 'no SNI'} passed through; ` : '';
+    const passedThrough = d.kind === 'tls' && !local ? `TLS for ${d.sni ?? 'no SNI'} passed through; ` : '';
     if (!conn.decide(decision, passedThrough + decision.reason)) {
       peerSide.destroy();
       return conn.close('policy-deny');
@@ -200,6 +181,32 @@ export class InboundProxy {
       // A peer that half-closed during detection: its bytes could not be put back on its socket.
       connected: 'replay' in d ? (app) => app.write(d.replay) : undefined,
     });
+  }
+
+  /**
+   * Terminates TLS for the local identity: the TLS socket to carry, or null when the handshake
+   * was refused (audited here) or the client chose the multiplexed transport (served as a session).
+   */
+  private async terminate(socket: Socket, material: TlsMaterial, offersMux: boolean, target: InboundTarget | Error, conn: ProxiedConnection): Promise<TLSSocket | null> {
+    const t = await terminateTls(socket, { context: this.contextFor(material), offersMux, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
+    conn.record.tls = true;
+    if (!('tls' in t)) {
+      conn.record.rule = 'tls';
+      conn.close(t.closeReason, t.reason);
+      return null;
+    }
+    this.cfg.metrics?.handshakeDone('inbound', t.seconds, t.resumed);
+    conn.record.peerIdentity = t.identity;
+    conn.record.peerSpiffeId = t.spiffeId;
+    if (t.tls.alpnProtocol !== MUX_ALPN) return t.tls;
+    if (!conn.classify(t.identity !== null || t.spiffeId !== null)) {
+      t.tls.destroy();
+      return null;
+    }
+    const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
+    const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
+    this.mux.serve(t.tls, { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt }, conn);
+    return null;
   }
 
   private undetected(socket: Socket, d: Extract<DetectResult, { kind: 'timeout' | 'closed' }>, conn: ProxiedConnection): void {
