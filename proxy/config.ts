@@ -85,7 +85,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
   LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL: ['10s', 'a mux session that repeats one refusal gets its first audit line in full, then one line with the count per this interval'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
-  LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of LANYARD_PROXY_MAX_CONNECTIONS)'],
+  LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of the connection limit)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
