@@ -8,7 +8,7 @@
  *
  * Env: REPS (default 1), DURATION (s per run, default 10), PAIRS (default
  * "direct node nginx haproxy stunnel custom"; `custom` is Lanyard), WORKLOADS,
- * SKIP_PEERS=1, SKIP_TRANSPARENT=1, LANYARD_NODE_FLAGS (extra flags for proxy/bin/lanyard-proxy).
+ * SKIP_PEERS=1, SKIP_TRANSPARENT=1, PEERS_DIR (default ../shared/bench/peers), LANYARD_NODE_FLAGS (extra flags for proxy/bin/lanyard-proxy).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +18,11 @@ import { run } from './bench-util.js';
 import { transparentBench } from './transparent-bench.js';
 
 async function peers(): Promise<void> {
-  const dir = resolve(packageRoot(), '..', 'shared', 'bench', 'peers');
-  if (!existsSync(join(dir, 'run-all.sh'))) {
-    console.log(`peers: ${dir} not found; skipping the pair comparison`);
+  // ../shared beside the checkout; a worktree in ../wt/<name> finds it one level further up.
+  const candidates = [process.env.PEERS_DIR, resolve(packageRoot(), '..', 'shared', 'bench', 'peers'), resolve(packageRoot(), '..', '..', 'shared', 'bench', 'peers')];
+  const dir = candidates.find((d) => d !== undefined && existsSync(join(d, 'run-all.sh')));
+  if (!dir) {
+    console.log(`peers: ${candidates[1]} not found; skipping the pair comparison`);
     return;
   }
   const which = await run('sh', ['-c', 'command -v wrk && command -v nginx']);
