@@ -125,10 +125,11 @@ const ISSUER = {
 
 function issuerChecks(input: PkiInput, anchors: X509Certificate[] | null, o: PkiCheckOptions): IssuerOutcome {
   const soonDescription = `the issuer certificate is valid for at least ${formatDuration(o.expiryWarningMs)}`;
-  const all = (reason: string): CheckResult[] => [
-    ...Object.values(ISSUER).map(([id, d]) => skip(id, d, reason)),
-    skip('issuer-not-expiring-soon', soonDescription, reason),
-  ];
+  const all = (reason: string): CheckResult[] => {
+    const out = Object.values(ISSUER).map(([id, d]) => skip(id, d, reason));
+    out.splice(3, 0, skip('issuer-not-expiring-soon', soonDescription, reason));
+    return out;
+  };
   const none = { issuer: null, issuerAnchor: null, findings: null };
   const src = input.issuer;
   if (!src) return { checks: all('no issuer given (--issuer DIR, --identity-addr, or --kubernetes)'), facts: none };
@@ -148,7 +149,8 @@ function issuerChecks(input: PkiInput, anchors: X509Certificate[] | null, o: Pki
   const bundleText = input.bundle?.ok ? input.bundle.pem : null;
   const findings = src.keyPem !== null ? issuerFindings({ certPem: src.certPem, keyPem: src.keyPem, bundlePem: bundleText ?? '' }, o.now) : null;
   const issuerAnchor = anchorOf(src.certPem, anchors, o.now);
-  const checks = findings ? fromFindings(findings, cert, src.source, anchors !== null) : fromCertificateOnly(src.certPem, cert, anchors, o.now);
+  const certificateOnly = fromCertificateOnly(src.certPem, cert, anchors, o.now);
+  const checks = findings ? fromFindings(findings, cert, src.source, anchors !== null, certificateOnly) : certificateOnly;
   checks.splice(3, 0, expiringSoon(cert, o, soonDescription));
   return { checks, facts: { issuer: cert, issuerAnchor, findings } };
 }
@@ -170,13 +172,22 @@ function expiringSoon(cert: X509Certificate, o: PkiCheckOptions, description: st
   return warn('issuer-not-expiring-soon', description, [`${describe(cert)} expires at ${isoTime(cert.validTo)} (in ${span(left)})`], 'rotate the issuer: lanyard certs rotate issuer --ca-cert ANCHOR.crt --ca-key ANCHOR.key ... (README: "Rotating the issuer")');
 }
 
-/** The issuer checks from check-issuer.ts's verdicts. */
-function fromFindings(f: IssuerFindings, cert: X509Certificate, source: string, haveBundle: boolean): CheckResult[] {
+/**
+ * The issuer checks from check-issuer.ts's verdicts. Where a key problem stopped it before a
+ * check, that check is judged on the certificate alone (its time, CA flag and chain do not
+ * depend on the key).
+ */
+function fromFindings(f: IssuerFindings, cert: X509Certificate, source: string, haveBundle: boolean, certificateOnly: CheckResult[]): CheckResult[] {
+  const keyProblem = f.stoppedAt === 'ERR_ISSUER_KEY' || f.stoppedAt === 'ERR_ISSUER_KEY_MISMATCH';
   const verdict = (key: keyof typeof ISSUER, codes: IssuerErrorCode[], hint: string): CheckResult => {
     const [id, description] = ISSUER[key];
     const hit = codes.find((c) => f.found.has(c));
     if (hit) return fail(id, description, [`${f.found.get(hit)} (${hit})`], hint);
-    if (!codes.every((c) => judged(f, c))) return skip(id, description, `not judged: ${f.found.get(f.stoppedAt!) ?? 'an earlier check failed'}`);
+    if (!codes.every((c) => judged(f, c))) {
+      const alone = certificateOnly.find((c) => c.id === id);
+      if (keyProblem && alone) return alone;
+      return skip(id, description, `not judged: ${f.found.get(f.stoppedAt!) ?? 'an earlier check failed'}`);
+    }
     return ok(id, description);
   };
   const algorithm = unsupportedAlgorithm(cert, 'issuer') ?? f.found.get('ERR_ISSUER_ALGORITHM') ?? null;
@@ -192,6 +203,7 @@ function fromFindings(f: IssuerFindings, cert: X509Certificate, source: string, 
   ];
   const [id, description] = ISSUER.chain;
   if (!haveBundle) out.push(skip(id, description, 'no trust bundle'));
+  else if (!f.chainJudged && !f.found.has('ERR_ISSUER_CHAIN') && keyProblem) out.push(certificateOnly.find((c) => c.id === id)!);
   else if (!f.chainJudged && !f.found.has('ERR_ISSUER_CHAIN')) out.push(skip(id, description, `not judged: ${f.found.get(f.stoppedAt ?? 'ERR_ISSUER_BUNDLE') ?? 'the trust bundle is unusable'}`));
   else out.push(verdict('chain', ['ERR_ISSUER_CHAIN'], 'add the issuer\'s anchor to the bundle (lanyard certs bundle add), or install an issuer signed by an anchor the bundle holds'));
   return out;

@@ -4,10 +4,10 @@
  * first problem; to report the ones behind it, the material is judged again with that
  * problem set aside where that is sound:
  *
- * - expired or not yet valid: judged again at the middle of the issuer's own validity, so
- *   the chain and key are still checked (and a chain broken *now* by an expired anchor is
- *   still reported, because the first judgement at `now` reached the chain only if the
- *   issuer itself was valid);
+ * - expired or not yet valid: judged again at the edge of the issuer's own validity closest
+ *   to now, so the chain is still checked (a chain broken *now* by an expired anchor is
+ *   still reported: the first judgement at `now` reaches the chain whenever the issuer
+ *   itself is valid);
  * - no usable trust bundle: judged again against the issuer itself as the only anchor, so the
  *   CA flag, key and validity are checked; the chain is then unknown.
  *
@@ -74,10 +74,9 @@ function setAside(code: IssuerErrorCode, m: IssuerMaterial, at: Date): { materia
   const cert = firstCertificate(m.certPem);
   if (!cert) return null;
   if (code === 'ERR_ISSUER_BUNDLE') return { material: { ...m, bundlePem: cert.toString() }, at };
-  if (code === 'ERR_ISSUER_EXPIRED' || code === 'ERR_ISSUER_NOT_YET_VALID') {
-    const middle = (Date.parse(cert.validFrom) + Date.parse(cert.validTo)) / 2;
-    return { material: m, at: new Date(middle) };
-  }
+  // The instant of the issuer's validity closest to `at`, when its anchors are most likely valid too.
+  if (code === 'ERR_ISSUER_EXPIRED') return { material: m, at: new Date(Date.parse(cert.validTo) - 1000) };
+  if (code === 'ERR_ISSUER_NOT_YET_VALID') return { material: m, at: new Date(Date.parse(cert.validFrom) + 1000) };
   return null;
 }
 
