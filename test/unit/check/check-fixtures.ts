@@ -47,7 +47,7 @@ export async function leafCa(by: CaMaterial, dnsName = 'web.default.serviceaccou
   return { certPem: encodePem('CERTIFICATE', der), keyPem: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-const crypto = webcrypto as unknown as Crypto;
+const crypto = webcrypto as unknown as webcrypto.Crypto;
 
 type OddAlg = { name: 'ECDSA'; namedCurve: 'P-256'; hash: 'SHA-1' } | { name: 'RSASSA-PKCS1-v1_5'; modulusLength: number; publicExponent: Uint8Array; hash: 'SHA-256' };
 
@@ -57,7 +57,7 @@ export async function oddCa(kind: 'rsa-2048' | 'rsa-1024' | 'ecdsa-sha1', cn = `
     kind === 'ecdsa-sha1'
       ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-1' }
       : { name: 'RSASSA-PKCS1-v1_5', modulusLength: kind === 'rsa-2048' ? 2048 : 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
-  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const c = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: '0a' + Math.floor(Math.random() * 1e12).toString(16),
