@@ -66,6 +66,10 @@ export interface IdentityOptions {
   pollInterval: number;
   workers: number;
   logLevel: LogLevel;
+  idleTimeout: number;
+  handshakeTimeout: number;
+  requestTimeout: number;
+  maxConnections: number;
 }
 
 const env = (name: string) => `LANYARD_IDENTITY_${name}`;
@@ -109,6 +113,11 @@ export function registerIdentity(program: Command): void {
       ),
     )
     .addOption(logLevelOption())
+    // Connection limits (src/identity/http2-limits.ts); a 0 timeout would close every connection at once.
+    .addOption(durationOption('--idle-timeout <duration>', 'close connections with no call in flight after this long (clients reconnect)', { env: env('IDLE_TIMEOUT'), default: '5m', min: 1000 }))
+    .addOption(durationOption('--handshake-timeout <duration>', 'time a connection gets for its TLS handshake, and again for its HTTP/2 preface', { env: env('HANDSHAKE_TIMEOUT'), default: '10s', min: 1000 }))
+    .addOption(durationOption('--request-timeout <duration>', 'time a call gets to send its request in full (then DEADLINE_EXCEEDED)', { env: env('REQUEST_TIMEOUT'), default: '10s', min: 1000 }))
+    .addOption(integerOption('--max-connections <n>', 'connections held at once per process; more are dropped', { env: env('MAX_CONNECTIONS'), default: '10000', min: 1 }))
     .addHelpText(
       'after',
       `
@@ -157,6 +166,10 @@ function parseSettings(o: IdentityOptions): IdentitySettings {
     // The native addon's ECDSA verify is twice as fast as node:crypto for a fresh key; both
     // make the same checks and give the same error codes (src/pki/csr.ts).
     csrVerifier: loadNative()?.ecdsaVerify,
+    idleTimeoutMs: o.idleTimeout,
+    handshakeTimeoutMs: o.handshakeTimeout,
+    requestTimeoutMs: o.requestTimeout,
+    maxConnections: o.maxConnections,
   };
   return { addr: o.addr, adminAddr: o.adminAddr, issuerDir, controlNamespace, workers: o.workers, service };
 }

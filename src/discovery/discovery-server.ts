@@ -30,7 +30,7 @@ export class DiscoveryServer {
   private readonly watchers: EndpointWatches;
 
   constructor(private readonly cfg: DiscoveryServerConfig) {
-    this.requests = new Counter({ name: 'lanyard_discovery_requests_total', help: 'Discovery calls, by method and result.', labelNames: ['method', 'result'], registers: [cfg.registry] });
+    this.requests = new Counter({ name: 'lanyard_discovery_requests_total', help: 'Discovery calls, by method and result (ok, refused: bad request, error: source not synced).', labelNames: ['method', 'result'], registers: [cfg.registry] });
     const watchers = (this.watchers = new EndpointWatches(cfg.source, (req) => this.answer(req)));
     this.watches = new Gauge({
       name: 'lanyard_discovery_watches_active',
@@ -77,25 +77,25 @@ export class DiscoveryServer {
   private resolve(call: grpc.ServerUnaryCall<ResolveRequestMessage, EndpointMessage>, cb: grpc.sendUnaryData<EndpointMessage>): void {
     const bad = this.check(call.request);
     if (bad) {
-      this.requests.inc({ method: 'Resolve', result: 'INVALID_ARGUMENT' });
+      this.requests.inc({ method: 'Resolve', result: 'refused' });
       return cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
     }
     if (!this.cfg.source.ready()) {
-      this.requests.inc({ method: 'Resolve', result: 'UNAVAILABLE' });
+      this.requests.inc({ method: 'Resolve', result: 'error' });
       return cb({ code: grpc.status.UNAVAILABLE, details: `the ${this.cfg.source.kind} source has not synced yet` });
     }
-    this.requests.inc({ method: 'Resolve', result: 'OK' });
+    this.requests.inc({ method: 'Resolve', result: 'ok' });
     cb(null, this.answer(call.request));
   }
 
   private watch(call: grpc.ServerWritableStream<ResolveRequestMessage, EndpointMessage>): void {
     const bad = this.check(call.request);
     if (bad) {
-      this.requests.inc({ method: 'Watch', result: 'INVALID_ARGUMENT' });
+      this.requests.inc({ method: 'Watch', result: 'refused' });
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
       return;
     }
-    this.requests.inc({ method: 'Watch', result: 'OK' });
+    this.requests.inc({ method: 'Watch', result: 'ok' });
     this.streams.add(call);
     const remove = this.watchers.add(call.request, call);
     const done = () => {

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
+import { registerBuildInfo } from '../telemetry/build-info.js';
 import { createRegistry, type Registry } from '../telemetry/metrics.js';
 import { DiscoveryServer } from './discovery-server.js';
 import type { EndpointSource } from './endpoint.js';
@@ -26,6 +27,7 @@ export class DiscoveryService {
   private readonly admin: AdminServer;
 
   constructor(private readonly cfg: DiscoveryServiceConfig) {
+    registerBuildInfo(this.registry, 'discovery');
     this.server = new DiscoveryServer({ source: cfg.source, logger: cfg.logger, registry: this.registry, tls: cfg.tls });
     this.admin = new AdminServer({
       host: cfg.adminHost ?? '127.0.0.1',

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { CsrSignatureVerifier } from '../pki/csr.js';
 import { TrustDomain } from '../pki/names.js';
 import { AdminServer } from '../telemetry/admin-server.js';
+import { registerBuildInfo } from '../telemetry/build-info.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createRegistry, type Registry } from '../telemetry/metrics.js';
 import { CertificateAuthority } from './certificate-authority.js';
@@ -39,6 +40,14 @@ export interface IdentityServiceConfig {
   pollIntervalMs?: number;
   /** Fast path for CSR self-signatures (see CertificateAuthorityConfig). Default: node:crypto. */
   csrVerifier?: CsrSignatureVerifier;
+  /** Close connections with no call in flight after this long (GOAWAY; clients reconnect). Default 5m. */
+  idleTimeoutMs?: number;
+  /** A connection's TLS handshake, and then its HTTP/2 preface, must each finish within this. Default 10s. */
+  handshakeTimeoutMs?: number;
+  /** A call's request must arrive in full within this of its first byte (else DEADLINE_EXCEEDED). Default 10s. */
+  requestTimeoutMs?: number;
+  /** Connections held at once; more are dropped. Default 10,000. */
+  maxConnections?: number;
   logger: Logger;
   clock?: () => number;
 }
@@ -56,7 +65,7 @@ export class IdentityService {
   readonly registry: Registry;
   readonly issuers: IssuerStore;
   readonly ca: CertificateAuthority;
-  private readonly credentials = new ReloadableServerCredentials();
+  private readonly credentials: ReloadableServerCredentials;
   private readonly serving: ServingCertificate;
   private readonly server: IdentityServer;
   private readonly admin: AdminServer;
@@ -64,6 +73,8 @@ export class IdentityService {
   constructor(private readonly cfg: IdentityServiceConfig) {
     this.trustDomain = new TrustDomain(cfg.trustDomain ?? 'cluster.local', cfg.controlNamespace ?? 'lanyard');
     this.registry = createRegistry({ processMetrics: true });
+    registerBuildInfo(this.registry, 'identity');
+    this.credentials = new ReloadableServerCredentials({ handshakeTimeoutMs: cfg.handshakeTimeoutMs });
     this.issuers = new IssuerStore({
       issuerDir: cfg.issuerDir,
       trustAnchors: cfg.trustAnchors,
@@ -89,7 +100,16 @@ export class IdentityService {
       logger: cfg.logger,
       clock: cfg.clock,
     });
-    this.server = new IdentityServer({ ca: this.ca, credentials: this.credentials, logger: cfg.logger, registry: this.registry });
+    this.server = new IdentityServer({
+      ca: this.ca,
+      credentials: this.credentials,
+      logger: cfg.logger,
+      registry: this.registry,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      prefaceTimeoutMs: cfg.handshakeTimeoutMs,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      maxConnections: cfg.maxConnections,
+    });
     this.admin = new AdminServer({
       host: cfg.adminHost ?? '127.0.0.1',
       port: cfg.adminPort ?? 9990,
@@ -147,3 +167,4 @@ export class IdentityService {
     this.cfg.validator.close?.();
   }
 }
+

@@ -83,7 +83,7 @@ export class IssuerStore {
   }
 
   private loaded(issuer: Issuer, previous: Issuer | undefined): void {
-    this.reloads?.inc({ result: 'success' });
+    this.reloads?.inc({ result: 'ok' });
     this.cfg.logger.info(
       {
         event: 'issuer_loaded',
@@ -99,7 +99,8 @@ export class IssuerStore {
 
   private refused(f: WatchedFileFailure): void {
     const keeping = this.file.current();
-    this.reloads?.inc({ result: 'failure' });
+    // `refused`: the files were read and judged unfit; `error`: they could not be read.
+    this.reloads?.inc({ result: f.stage === 'read' ? 'error' : 'refused' });
     this.cfg.logger.error(
       { event: 'issuer_rejected', dir: this.cfg.issuerDir, code: (f.error as { code?: string }).code, reason: f.error.message, keeping: keeping?.fingerprint ?? null },
       keeping ? 'new issuer refused; the previous issuer keeps signing' : 'no valid issuer; Certify answers UNAVAILABLE',
@@ -122,6 +123,18 @@ export class IssuerStore {
         if (i) this.set(i.notAfter.getTime() / 1000);
       },
     });
+    // Linkerd's identity controller's name and meaning (negative once expired), so alerts
+    // written for Linkerd work unchanged.
+    new Gauge({
+      name: 'issuer_cert_ttl_seconds',
+      help: 'The remaining seconds until the issuer certificate expires.',
+      registers: [registry],
+      aggregator: 'min',
+      collect() {
+        const i = store.file.current();
+        if (i) this.set((i.notAfter.getTime() - store.now()) / 1000);
+      },
+    });
     new Gauge({
       name: 'lanyard_identity_trust_anchor_expiry_timestamp_seconds',
       help: 'NotAfter of each trust anchor in the bundle, as a Unix timestamp.',
@@ -137,7 +150,7 @@ export class IssuerStore {
     });
     return new Counter({
       name: 'lanyard_identity_issuer_reloads_total',
-      help: 'Issuer loads of changed files, by result: success, or failure (each distinct failure counted once).',
+      help: 'Issuer loads of changed files, by result: ok, refused (an unfit issuer) or error (unreadable files); each distinct failure counted once.',
       labelNames: ['result'],
       registers: [registry],
     });

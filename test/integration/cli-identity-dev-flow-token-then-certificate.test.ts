@@ -45,7 +45,7 @@ test('dev PKI, token mint, certify, inspect, admin endpoints, clean shutdown', a
     expect((await fetch(`${admin}/live`)).status).toBe(200);
     expect((await fetch(`${admin}/ready`)).status).toBe(200);
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="OK",reason="issued"} 1');
+    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="ok",reason="issued"} 1');
     expect(metrics).toMatch(/lanyard_identity_issuer_expiry_timestamp_seconds \d+/);
 
     // A second start reuses the PKI instead of creating a new one.

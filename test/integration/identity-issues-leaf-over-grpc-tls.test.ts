@@ -49,7 +49,7 @@ describe('identity service issues a workload leaf over real gRPC + TLS', () => {
       expect(out.trim()).toBe(`${leafPath}: OK`);
     }
 
-    const audit = h.logs.where({ event: 'certify', result: 'OK' });
+    const audit = h.logs.where({ event: 'certify', result: 'ok', grpc_status: 'OK' });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       identity,

@@ -37,17 +37,26 @@ test.each([
   expect(status[err.code]).toBe(status[code]);
   const audit = h.logs.where({ event: 'certify', reason });
   expect(audit.length).toBe(before + 1);
-  expect(audit[audit.length - 1]).toMatchObject({ result: status[code], serial: null, not_after: null });
+  expect(audit[audit.length - 1]).toMatchObject({ result: 'refused', grpc_status: status[code], serial: null, not_after: null });
   expect(audit[audit.length - 1].message).toBe(err.details);
   expect(name).toMatch(/^fail\//);
   const metrics = await h.service.registry.metrics();
-  expect(metrics).toContain(`lanyard_identity_certify_requests_total{result="${status[code]}",reason="${reason}"}`);
+  expect(metrics).toContain(`lanyard_identity_certify_requests_total{result="refused",reason="${reason}"}`);
 });
 
-test('fail/request-over-64KiB is RESOURCE_EXHAUSTED', async () => {
-  const err = await certifyError(WEB, Buffer.alloc(70 * 1024, 0x61), workloadCsr(WEB).csr);
+test('fail/request-over-16KiB is RESOURCE_EXHAUSTED, and counted as Linkerd counts calls', async () => {
+  const handled = async () => {
+    const m = /^grpc_server_handled_total\{[^}]*grpc_method="Certify"[^}]*grpc_code="ResourceExhausted"\} (\d+)/m.exec(await h.service.registry.metrics());
+    return Number(m?.[1]);
+  };
+  const before = await handled();
+  const err = await certifyError(WEB, Buffer.alloc(17 * 1024, 0x61), workloadCsr(WEB).csr);
   expect(status[err.code]).toBe('RESOURCE_EXHAUSTED');
   expect(err.details).toMatch(/larger than max/);
+  // The server counts when its stream closes, which may be just after the client read the status.
+  const deadline = Date.now() + 5000;
+  while ((await handled()) < before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(await handled()).toBe(before + 1);
 });
 
 test('ok/issuer files removed: the loaded issuer keeps signing and the failure is logged', async () => {

@@ -55,7 +55,7 @@ test('issuer swap under load: zero failed calls, both issuers observed, reload c
     expect(h.logs.where({ event: 'issuer_rejected' })).toHaveLength(0);
     expect(h.logs.where({ msg: 'issuer reloaded' })).toHaveLength(1);
     const metrics = await h.service.registry.metrics();
-    expect(metrics).toMatch(/lanyard_identity_issuer_reloads_total\{result="success"\} 2/);
+    expect(metrics).toMatch(/lanyard_identity_issuer_reloads_total\{result="ok"\} 2/);
     // The service's own serving certificate moved to the new issuer too.
     expect(h.logs.where({ event: 'serving_certificate' }).length).toBeGreaterThanOrEqual(2);
   } finally {

@@ -49,16 +49,21 @@ test('two workers share the Certify port; admin aggregates them; SIGTERM leaves 
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    const servedBy = new Set(lines(svc.stdout()).filter((l) => l.event === 'certify' && l.result === 'OK').map((l) => l.worker));
+    const servedBy = new Set(lines(svc.stdout()).filter((l) => l.event === 'certify' && l.result === 'ok').map((l) => l.worker));
     expect(servedBy).toEqual(new Set([1, 2]));
 
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="OK",reason="issued"} 4');
+    expect(metrics).toContain('lanyard_identity_certify_requests_total{result="ok",reason="issued"} 4');
     expect(metrics).toContain('lanyard_identity_workers{state="ready"} 2');
     // Every worker loaded the same issuer: its expiry is one timestamp, not a sum.
     const expiry = Number(/^lanyard_identity_issuer_expiry_timestamp_seconds (\d+)/m.exec(metrics)?.[1]);
     expect(expiry * 1000).toBeGreaterThan(Date.now());
     expect(expiry * 1000).toBeLessThan(Date.now() + 20 * 365 * 86_400_000);
+    // Linkerd's issuer TTL and Lanyard's build info are one value each, not one per worker summed.
+    const ttl = Number(/^issuer_cert_ttl_seconds (\S+)/m.exec(metrics)?.[1]);
+    expect(Math.abs(ttl - (expiry - Date.now() / 1000))).toBeLessThan(60);
+    expect(metrics).toMatch(/^lanyard_build_info\{version="[^"]+",node_version="[^"]+",component="identity"\} 1$/m);
+    expect(metrics).toMatch(/^grpc_server_handled_total\{grpc_type="unary",grpc_service="io\.linkerd\.proxy\.identity\.Identity",grpc_method="Certify",grpc_code="OK"\} 4$/m);
 
     expect(await svc.stop('SIGTERM')).toBe(0);
     expect(pids.filter(alive)).toEqual([]);

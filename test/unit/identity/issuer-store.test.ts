@@ -113,7 +113,7 @@ describe('IssuerStore refuses a bad issuer at start', () => {
       expect(store.unavailableReason()).toMatch(c.reason);
       expect(logs.where({ event: 'issuer_rejected' })).toHaveLength(1);
       expect(String(logs.where({ event: 'issuer_rejected' })[0].reason)).toMatch(c.reason);
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
     } finally {
       store.stop();
     }
@@ -134,11 +134,11 @@ describe('IssuerStore keeps the last good issuer', () => {
       await c.write(dir);
       await store.reload();
       expect(store.current()).toBe(first);
-      expect(await reloadCount(registry, 'success')).toBe(1);
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'ok')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
       // The same bad files again are not re-reported.
       await store.reload();
-      expect(await reloadCount(registry, 'failure')).toBe(1);
+      expect(await reloadCount(registry, 'refused')).toBe(1);
     } finally {
       store.stop();
     }
