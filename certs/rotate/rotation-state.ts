@@ -38,6 +38,8 @@ export interface ObservedState {
   bundle: X509Certificate[];
   /** The issuer in the issuer directory or Secret (its first certificate); null when there is none. */
   issuer: X509Certificate | null;
+  /** The issuer's file: the issuer, then any intermediates. */
+  issuerChain: X509Certificate[];
   proxies: ProxyState[];
   /** False when no proxy was named or found and --no-proxies was not given: waits cannot be judged. */
   proxiesKnown: boolean;
@@ -63,6 +65,14 @@ export function signedBy(cert: X509Certificate, ca: X509Certificate): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `chain` (issuer first) leads to `anchor` by signatures alone (validity is the checks' business). */
+export function chainsTo(chain: readonly X509Certificate[], anchor: X509Certificate): boolean {
+  if (!chain.length) return false;
+  for (let i = 0; i + 1 < chain.length; i++) if (!signedBy(chain[i], chain[i + 1])) return false;
+  const top = chain[chain.length - 1];
+  return top.fingerprint256 === anchor.fingerprint256 || signedBy(top, anchor);
 }
 
 const short = (fp: string): string => `${fp.slice(0, 23)}…`;
@@ -117,7 +127,7 @@ export function anchorsToDrop(s: ObservedState, plan: AnchorPlan): { fingerprint
 export function anchorProgress(s: ObservedState, plan: AnchorPlan): Progress {
   const fp = plan.newAnchor.fingerprint256;
   if (!has(s.bundle, fp)) return 'add-anchor';
-  const moved = s.issuer !== null && signedBy(s.issuer, plan.newAnchor);
+  const moved = chainsTo(s.issuerChain, plan.newAnchor);
   if (!moved) return met(everyoneHasAnchor(s, fp)) ? 'move-issuer' : 'wait-anchor';
   if (!met(everyLeafFrom(s, s.issuer!.fingerprint256))) return 'wait-issuer';
   const drop = anchorsToDrop(s, plan);
@@ -128,7 +138,7 @@ export function anchorProgress(s: ObservedState, plan: AnchorPlan): Progress {
 export function anchorPrecondition(step: StepName, s: ObservedState, plan: AnchorPlan): Condition {
   const fp = plan.newAnchor.fingerprint256;
   const inBundle: Condition = has(s.bundle, fp) ? NONE : { blocking: ['the new anchor is not in the bundle: run the add-anchor step first'], pending: [] };
-  const moved = s.issuer !== null && signedBy(s.issuer, plan.newAnchor);
+  const moved = chainsTo(s.issuerChain, plan.newAnchor);
   const issuerMoved: Condition = moved ? NONE : { blocking: ['the issuer is not yet one signed by the new anchor: run the move-issuer step first'], pending: [] };
   switch (step) {
     case 'add-anchor':
