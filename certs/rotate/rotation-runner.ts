@@ -101,6 +101,9 @@ export class RotationRunner {
 
   private async runStep(step: StepName, first: ObservedState): Promise<{ result: StepOutcome; state: ObservedState }> {
     let issuer: Awaited<ReturnType<RotationRunner['newIssuerFor']>> | null = null;
+    // What needs the operator is said first, before a new issuer is made or looked for.
+    const early = this.precondition(step, first, null);
+    if (early.blocking.length) return { result: this.notMet(step, early), state: first };
     if (step === 'move-issuer') {
       issuer = await this.newIssuerFor(first);
       if ('refused' in issuer) return { result: { step, status: 'refused', summary: issuer.refused, missing: [issuer.refused] }, state: first };
