@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { loadNative, nativeStatus } from '../../proxy/native/index.js';
 import { IdentityClusterSupervisor } from '../identity/identity-cluster.js';
 import { IdentityClusterWorker } from '../identity/identity-cluster-worker.js';
+import { ExtraDnsNames } from '../identity/extra-dns-names.js';
 import { IdentityService, type IdentityServiceConfig } from '../identity/identity-service.js';
 import { DEV_TOKEN_ISSUER } from '../identity/validators/dev-token.js';
 import { JwksSource } from '../identity/validators/jwks-source.js';
@@ -19,7 +20,7 @@ import type { TokenValidator } from '../identity/token-validator.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { formatAddress, type HostPort } from '../util/address.js';
 import { parseInteger } from '../util/value-error.js';
-import { classified, isKubeconfigError, UsageError } from './cli-conventions.js';
+import { classified, isKubeconfigError, parseFlag, UsageError } from './cli-conventions.js';
 import {
   addressOption,
   choiceOption,
@@ -65,6 +66,7 @@ export interface IdentityOptions {
   skew: number;
   pollInterval: number;
   workers: number;
+  extraDnsNames?: string;
   logLevel: LogLevel;
   idleTimeout: number;
   handshakeTimeout: number;
@@ -112,6 +114,9 @@ export function registerIdentity(program: Command): void {
         t.trim() === 'auto' ? availableParallelism() : parseInteger(t, 1, 1024),
       ),
     )
+    .addOption(
+      textOption('--extra-dns-names <entries>', 'extra DNS names control-plane service accounts may carry, e.g. lanyard-injector=lanyard-injector.lanyard.svc', { env: env('EXTRA_DNS_NAMES') }),
+    )
     .addOption(logLevelOption())
     // Connection limits (src/identity/http2-limits.ts); a 0 timeout would close every connection at once.
     .addOption(durationOption('--idle-timeout <duration>', 'close connections with no call in flight after this long (clients reconnect)', { env: env('IDLE_TIMEOUT'), default: '5m', min: 1000 }))
@@ -149,7 +154,8 @@ interface IdentitySettings {
 
 function parseSettings(o: IdentityOptions): IdentitySettings {
   checkValidatorOptions(o);
-  const controlNamespace = trustDomainFrom(o.trustDomain, o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard')).controlNamespace;
+  const td = trustDomainFrom(o.trustDomain, o.controlNamespace ?? (o.linkerd ? 'linkerd' : 'lanyard'));
+  const controlNamespace = td.controlNamespace;
   const issuerDir = resolve(o.issuerDir);
   const service = {
     host: o.addr.host,
@@ -166,6 +172,7 @@ function parseSettings(o: IdentityOptions): IdentitySettings {
     // The native addon's ECDSA verify is twice as fast as node:crypto for a fresh key; both
     // make the same checks and give the same error codes (src/pki/csr.ts).
     csrVerifier: loadNative()?.ecdsaVerify,
+    extraDnsNames: o.extraDnsNames ? parseFlag('--extra-dns-names', env('EXTRA_DNS_NAMES'), () => ExtraDnsNames.parse(o.extraDnsNames!, td)) : undefined,
     idleTimeoutMs: o.idleTimeout,
     handshakeTimeoutMs: o.handshakeTimeout,
     requestTimeoutMs: o.requestTimeout,

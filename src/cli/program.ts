@@ -23,6 +23,9 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   'proxy-init': async () => (await import('./proxy-init.js')).registerProxyInit,
   demo: async () => (await import('./demo.js')).registerDemo,
   discovery: async () => (await import('./discovery.js')).registerDiscovery,
+  install: async () => (await import('./install.js')).registerInstall,
+  inject: async () => (await import('./inject.js')).registerInject,
+  injector: async () => (await import('./injector.js')).registerInjector,
   version: async () => (await import('./version.js')).registerVersion,
   completion: async () => (await import('./completion.js')).registerCompletion,
 };

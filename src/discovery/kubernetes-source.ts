@@ -1,7 +1,8 @@
 /**
  * Endpoints from the Kubernetes API: a watch of Pods (list, then watch, re-listing after a
  * 410 or a broken stream, through src/k8s). A pod is meshed when it runs the Lanyard proxy
- * (a container named `lanyard-proxy`, as `lanyard inject` adds) and has an IP; its identity
+ * (src/inject/meshed-pod.ts: injection's annotation, or a `lanyard-proxy` container or
+ * native sidecar) and has an IP; its identity
  * is its service account's. Pods that are terminating, finished, or on the host network
  * are not endpoints.
  */
@@ -11,9 +12,10 @@ import { createPodWatcher, type PodObject } from '../k8s/pods.js';
 import type { TrustDomain } from '../pki/names.js';
 import { isDnsLabel } from '../pki/names.js';
 import type { Logger } from '../telemetry/logger.js';
+import { isMeshedPod } from '../inject/meshed-pod.js';
 import { normalizeAddress, type Endpoint, type EndpointChange, type EndpointSource } from './endpoint.js';
 
-export const PROXY_CONTAINER = 'lanyard-proxy';
+export { PROXY_CONTAINER } from '../inject/mesh-names.js';
 
 export interface KubernetesSourceConfig {
   client: K8sClient;
@@ -101,8 +103,7 @@ export class KubernetesSource implements EndpointSource {
     const sa = pod.spec?.serviceAccountName || 'default';
     if (pod.metadata?.deletionTimestamp || pod.spec?.hostNetwork) return null;
     if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return null;
-    const containers = (pod.spec?.containers as { name?: string }[] | undefined) ?? [];
-    if (!containers.some((c) => c.name === PROXY_CONTAINER)) return null;
+    if (!isMeshedPod(pod)) return null;
     if (!isDnsLabel(ns) || !isDnsLabel(sa)) return null;
     const ref = { namespace: ns, serviceAccount: sa };
     return { identity: this.cfg.trustDomain.identity(ref), spiffeId: this.cfg.trustDomain.spiffeId(ref), workload: `${ns}/${pod.metadata?.name ?? ''}` };

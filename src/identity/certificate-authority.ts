@@ -5,12 +5,13 @@
  * Each failure is a coded error (errors.ts maps codes to gRPC status in one place).
  * Transport, audit and metrics live in identity-server.ts.
  */
-import { checkCsrNames, parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
+import { parseCsr, verifyCsr, type CsrSignatureVerifier } from '../pki/csr.js';
 import type { EcPublicKey } from '../pki/ec-key.js';
 import type { TrustDomain, ServiceAccountRef } from '../pki/names.js';
 import { leafValidity } from '../pki/validity.js';
 import { checkRequest, type CertifyRequest } from './check-request.js';
 import { IdentityError } from './errors.js';
+import { checkCsrNamesAllowing, ExtraDnsNames } from './extra-dns-names.js';
 import type { IssuerStore } from './issuer-store.js';
 import type { TokenValidator } from './token-validator.js';
 
@@ -27,6 +28,8 @@ export interface CertificateAuthorityConfig {
    * Default: node:crypto (WebCrypto raw-point import + crypto.verify). Same checks, same codes.
    */
   csrVerifier?: CsrSignatureVerifier;
+  /** Extra DNS names control-plane identities may carry (extra-dns-names.ts). Default none. */
+  extraDnsNames?: ExtraDnsNames;
   clock?: () => number;
 }
 
@@ -67,7 +70,8 @@ export class CertificateAuthority {
 
     const csr = parseCsr(checked.csr);
     const key = await verifyCsr(csr, this.cfg.csrVerifier);
-    checkCsrNames(csr, checked.identity);
+    // Extra names come from the operator's allow-list, never from the request's bytes.
+    const extraDnsNames = checkCsrNamesAllowing(csr, checked.identity, (this.cfg.extraDnsNames ?? ExtraDnsNames.none).allowedFor(provenIdentity));
 
     // Everything in the leaf is rebuilt from parsed values: the key from its curve and
     // point, the names from the token's service account. No request bytes are copied.
@@ -75,6 +79,7 @@ export class CertificateAuthority {
     const { der: leaf, serial } = await issuer.signer.sign({
       key,
       dnsName: provenIdentity,
+      extraDnsNames,
       spiffeId: this.cfg.trustDomain.spiffeId(proven),
       ...window,
     });

@@ -11,6 +11,7 @@ import { registerBuildInfo } from '../telemetry/build-info.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createRegistry, type Registry } from '../telemetry/metrics.js';
 import { CertificateAuthority } from './certificate-authority.js';
+import type { ExtraDnsNames } from './extra-dns-names.js';
 import { IdentityServer } from './identity-server.js';
 import { IssuerStore } from './issuer-store.js';
 import { ReloadableServerCredentials } from './reloadable-credentials.js';
@@ -40,6 +41,8 @@ export interface IdentityServiceConfig {
   pollIntervalMs?: number;
   /** Fast path for CSR self-signatures (see CertificateAuthorityConfig). Default: node:crypto. */
   csrVerifier?: CsrSignatureVerifier;
+  /** Extra DNS names control-plane identities may carry (extra-dns-names.ts). Default none. */
+  extraDnsNames?: ExtraDnsNames;
   /** Close connections with no call in flight after this long (GOAWAY; clients reconnect). Default 5m. */
   idleTimeoutMs?: number;
   /** A connection's TLS handshake, and then its HTTP/2 preface, must each finish within this. Default 10s. */
@@ -90,6 +93,7 @@ export class IdentityService {
       lifetimeMs: cfg.lifetimeMs,
       skewMs: cfg.skewMs,
       csrVerifier: cfg.csrVerifier,
+      extraDnsNames: cfg.extraDnsNames,
       clock: cfg.clock,
     });
     this.serving = new ServingCertificate({

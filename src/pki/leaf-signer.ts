@@ -21,6 +21,11 @@ export interface LeafRequest {
    */
   key: EcPublicKey;
   dnsName: string;
+  /**
+   * More DNS names after `dnsName`, for a control-plane serving certificate whose name the
+   * operator allowed (e.g. the injector's `lanyard-injector.lanyard.svc`). Default none.
+   */
+  extraDnsNames?: readonly string[];
   spiffeId: string;
   notBefore: Date;
   notAfter: Date;
@@ -92,7 +97,7 @@ export class LeafSigner {
   /** The TBSCertificate for `req` with `serial`: deterministic, so it has golden-vector tests. */
   encodeTbs(req: LeafRequest, serial: Buffer): Buffer {
     assertEcPublicKey(req.key);
-    if (!isDnsName(req.dnsName) || !SPIFFE_ID.test(req.spiffeId) || req.spiffeId.length > 2048) {
+    if (!isDnsName(req.dnsName) || !(req.extraDnsNames ?? []).every(isDnsName) || !SPIFFE_ID.test(req.spiffeId) || req.spiffeId.length > 2048) {
       throw new Error('leaf names must be a DNS name and a spiffe:// ID of DNS labels'); // a bug, not a refusal
     }
     // SKI: RFC 5280 4.2.1.2 method 1, the SHA-1 of the subjectPublicKey bits.
@@ -100,7 +105,13 @@ export class LeafSigner {
     const san = der.seq(
       SAN_OID,
       der.TRUE, // critical: the subject is empty (RFC 5280 4.2.1.6, SPIFFE X509-SVID §4)
-      der.octetString(der.seq(der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')), der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')))),
+      der.octetString(
+        der.seq(
+          der.tlv(0x82, Buffer.from(req.dnsName, 'ascii')),
+          ...(req.extraDnsNames ?? []).map((n) => der.tlv(0x82, Buffer.from(n, 'ascii'))),
+          der.tlv(0x86, Buffer.from(req.spiffeId, 'ascii')),
+        ),
+      ),
     );
     return der.seq(
       VERSION_3,

@@ -123,6 +123,18 @@ const TABLE: Record<string, { usage: Case; failure: Case | string }> = {
     usage: { args: () => ['discovery', '--kubernetes'], env: () => ({ KUBECONFIG: `${f('nope-a')}:${f('nope-b')}` }), says: /^lanyard: none of the kubeconfig files in \$KUBECONFIG exist/ },
     failure: { args: () => ['discovery', '--static', f('endpoints.json'), '--addr', `127.0.0.1:${busyPort}`, '--admin-addr', '127.0.0.1:0'], says: /^lanyard: .*EADDRINUSE/ },
   },
+  install: {
+    usage: { args: () => ['install', '--pki-dir', f('install-pki'), '--set', 'identity.replica=3'], says: /^lanyard: --set identity.replica=3: unknown key "identity.replica"/ },
+    failure: 'rendering is local: bad PKI files and bad values are usage errors',
+  },
+  inject: {
+    usage: { args: () => ['inject', f('missing.yaml')], says: /^lanyard: <file>: cannot read .*missing\.yaml: no such file$/ },
+    failure: 'inject rewrites text locally: input it cannot read or parse is a usage error',
+  },
+  injector: {
+    usage: { args: () => ['injector', '--addr', 'localhost'], says: /^lanyard: --addr \(env LANYARD_INJECTOR_ADDR\): no port/ },
+    failure: { args: () => ['injector', '--addr', '127.0.0.1:0', '--admin-addr', `127.0.0.1:${busyPort}`, '--trust-anchors', f('ca.crt')], says: /^lanyard: .*EADDRINUSE/ },
+  },
   version: {
     usage: { args: () => ['version', '--output', 'yaml'], says: /^lanyard: --output: expected one of text, json/ },
     failure: 'version reads local files only',

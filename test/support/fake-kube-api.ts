@@ -6,6 +6,8 @@
  *   POST /apis/authentication.k8s.io/v1/tokenreviews           tokens registered by the test
  *   POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews allow/deny set by the test
  *   GET  /api/v1/pods, /api/v1/namespaces/{ns}/pods             list, and ?watch=true
+ *   API discovery, create and get of the kinds in fake-kube-resources.ts (`resources`), so
+ *   manifests can be applied with KubernetesObjectApi
  *
  * Controls: addPod/modifyPod/deletePod, compact() (older resourceVersions get 410),
  * fault(route, ...) for latency, hangs, 5xx/429 and malformed bodies, closeWatches(),
@@ -23,8 +25,9 @@ import { createServingCert } from './fake-kube-tls.js';
 import { FakeObjectStore, type Obj } from './fake-object-store.js';
 import { json, readJson, reasonOf, status } from './fake-kube-http.js';
 import { bookmark, listPods, watchPods, type WatchHandle } from './fake-pod-watch.js';
+import { FakeResources, resourceRouteOf } from './fake-kube-resources.js';
 
-export type Route = 'tokenreviews' | 'selfsubjectaccessreviews' | 'pods-list' | 'pods-watch';
+export type Route = 'tokenreviews' | 'selfsubjectaccessreviews' | 'pods-list' | 'pods-watch' | 'resources';
 
 /** Who a registered token belongs to. */
 export interface FakeTokenIdentity {
@@ -79,6 +82,8 @@ export interface FakeKubeApiConfig {
 
 export class FakeKubeApi {
   readonly pods = new FakeObjectStore('v1', 'Pod');
+  /** Every other kind: namespaces, deployments, RBAC, webhooks, ... */
+  readonly resources = new FakeResources();
   readonly requests: { method: string; path: string; route: Route | 'other'; at: number }[] = [];
   private readonly tokens = new Map<string, FakeTokenIdentity>();
   private tokenReviewHandler: ((spec: { token: string; audiences?: string[] }) => TokenReviewStatus) | null = null;
@@ -210,6 +215,10 @@ export class FakeKubeApi {
   }
 
   private serve(route: { name: Route; namespace?: string }, url: URL, req: IncomingMessage, res: ServerResponse): void {
+    if (route.name === 'resources') {
+      const r = resourceRouteOf(url.pathname);
+      return r ? this.resources.handle(req.method ?? '', r, req, res) : json(res, 404, status(404, 'NotFound', 'not found'));
+    }
     try {
       if (route.name === 'pods-list') return listPods(this.pods, route.namespace, url.searchParams, res);
       if (route.name === 'pods-watch') return watchPods(this.pods, route.namespace, url.searchParams, req, res, this.watches);
@@ -286,5 +295,6 @@ function routeOf(method: string, url: URL): { name: Route; namespace?: string } 
     const watch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
     return { name: watch ? 'pods-watch' : 'pods-list', namespace: m[1] ? decodeURIComponent(m[1]) : undefined };
   }
+  if (resourceRouteOf(p)) return { name: 'resources' };
   return null;
 }
