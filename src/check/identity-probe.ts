@@ -25,11 +25,11 @@ export interface AdminObservation {
 }
 
 /**
- * Completes a TLS handshake with `address` offering SNI `serverName` and ALPN h2 (gRPC), and
- * records the chain. Verification is left to the checks, so a wrong chain is reported with
+ * Completes a TLS handshake with `address` offering SNI `serverName` and `alpn` (h2 for gRPC,
+ * http/1.1 for the webhook, as the API server calls it), and records the chain. Verification is left to the checks, so a wrong chain is reported with
  * what it holds instead of a bare handshake error.
  */
-export function probeTls(address: string, serverName: string, timeoutMs = 5000): Promise<TlsObservation> {
+export function probeTls(address: string, serverName: string, timeoutMs = 5000, alpn: string[] = ['h2']): Promise<TlsObservation> {
   const { host, port } = splitAddress(address);
   return new Promise((resolve) => {
     let done = false;
@@ -40,7 +40,7 @@ export function probeTls(address: string, serverName: string, timeoutMs = 5000):
       socket.destroy();
       resolve({ address, ...o });
     };
-    const socket = connect({ host, port, servername: serverName, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+    const socket = connect({ host, port, servername: serverName, rejectUnauthorized: false, ALPNProtocols: alpn });
     const timer = setTimeout(() => finish({ error: `no TLS handshake within ${timeoutMs} ms`, chain: [] }), timeoutMs);
     socket.once('secureConnect', () => finish({ error: null, chain: chainOf(socket.getPeerCertificate(true)) }));
     socket.once('error', (e: NodeJS.ErrnoException) => finish({ error: e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message), chain: [] }));

@@ -24,7 +24,7 @@ export interface ClusterFindings {
   /** The identity service's pod addresses, when it runs there. */
   identity?: { address: string; adminAddress: string };
   /** The `lanyard-kubernetes` category, judged with the PKI facts. */
-  categories: (facts: { anchors: readonly X509Certificate[] | null; issuer: X509Certificate | null; now: Date }) => CheckCategory[];
+  categories: (facts: { anchors: readonly X509Certificate[] | null; issuer: X509Certificate | null; pki: CheckCategory; now: Date }) => CheckCategory[];
 }
 
 export interface CheckConfig {
@@ -77,7 +77,7 @@ export async function runCheck(cfg: CheckConfig): Promise<CheckReport> {
   if (allProxies.length || cluster) {
     categories.push(checkProxies({ proxies: allProxies, anchors, issuer, issuerAnchor, now, skew: cfg.skew, noneBecause: cluster?.noProxiesBecause }));
   }
-  if (cluster) categories.push(...cluster.categories({ anchors, issuer, now }));
+  if (cluster) categories.push(...cluster.categories({ anchors, issuer, pki: pki.category, now }));
   return buildReport(categories, now);
 }
 

@@ -7,11 +7,14 @@
 import type { Command } from 'commander';
 import { exitStatusOfReport } from '../check/check-result.js';
 import { formatCheckReport } from '../check/format-check.js';
-import { runCheck } from '../check/run-check.js';
+import { runCheck, type ClusterFindings } from '../check/run-check.js';
 import { formatAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { DEFAULT_EXPIRY_WARNING_MS } from '../check/expiry.js';
-import { outputOption, printResult, UsageError } from './cli-conventions.js';
+import { classified, isKubeconfigError, outputOption, printResult, UsageError } from './cli-conventions.js';
+import { collectCluster } from '../check/cluster-collector.js';
+import { K8sClient } from '../k8s/k8s-client.js';
+import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { durationOption, flagOption, pathOption } from './cli-options.js';
 import { addMeshOptions, identityNameOf, kubeconfigFlag, type MeshOptions } from './mesh-options.js';
 
@@ -73,7 +76,15 @@ Examples:
     });
 }
 
-/** Filled in with the cluster checks (src/check/cluster-check.ts). */
-async function clusterCollector(_o: CheckOptions, _kubeconfig: string | undefined): Promise<undefined> {
-  throw new UsageError('--kubernetes: not available yet');
+/** The cluster's state, read through the kubeconfig; a missing or broken kubeconfig is a usage error. */
+async function clusterCollector(o: CheckOptions, kubeconfig: string | undefined): Promise<() => Promise<ClusterFindings>> {
+  if (o.issuer !== undefined || o.trustAnchors !== undefined) throw new UsageError('--issuer and --trust-anchors are for files; with --kubernetes the issuer and the bundle are read from the cluster');
+  const client = await classified(() => new K8sClient({ kubeConfig: loadKubeConfig({ path: kubeconfig }), timeoutMs: o.timeout }), isKubeconfigError);
+  return async () => {
+    try {
+      return await collectCluster({ client, controlNamespace: o.controlNamespace, timeoutMs: o.timeout });
+    } finally {
+      client.close();
+    }
+  };
 }
