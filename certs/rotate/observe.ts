@@ -4,6 +4,8 @@
  * serving certificate comes from, and the anchors its /metrics lists).
  */
 import { probeTls } from '../../src/check/identity-probe.js';
+import { proxyAdminAddress } from '../../src/check/mesh-pods.js';
+import type { PodObject } from '../../src/k8s/pods.js';
 import { proxyName, readProxy, type ProxyObservation } from '../../src/check/proxy-report.js';
 import { describeFetchError } from '../../src/check/proxy-report.js';
 import type { IdentityState, ProxyState } from './rotation-state.js';
@@ -70,4 +72,22 @@ export function anchorsFromMetrics(text: string): string[] {
   const out = new Set<string>();
   for (const m of text.matchAll(/^lanyard_identity_trust_anchor_expiry_timestamp_seconds\{[^}]*fingerprint="([0-9A-F:]+)"/gm)) out.add(m[1]);
   return [...out];
+}
+
+/** Meshed pods' proxies, found through the Kubernetes API on every look (pods come and go), plus any --proxy. */
+export class ClusterProxies implements ProxyFinder {
+  constructor(
+    private readonly listPods: () => Promise<PodObject[]>,
+    private readonly extra: string[] = [],
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  async find(): Promise<{ observations: ProxyObservation[]; known: boolean }> {
+    const found = (await this.listPods()).flatMap((p) => proxyAdminAddress(p) ?? []);
+    const observations = await Promise.all([
+      ...found.map((a) => readProxy(a.address, { timeoutMs: this.timeoutMs }, a.pod)),
+      ...this.extra.map((a) => readProxy(a, { timeoutMs: this.timeoutMs })),
+    ]);
+    return { observations, known: true };
+  }
 }

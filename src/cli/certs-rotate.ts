@@ -11,18 +11,17 @@ import type { Curve } from '../../certs/ca.js';
 import { DEFAULT_ISSUER_VALIDITY_MS } from '../../certs/ca-files.js';
 import { loadCertificates } from '../../certs/pem-files.js';
 import { FilesTarget } from '../../certs/rotate/files-target.js';
-import { StaticProxies, type ProxyFinder } from '../../certs/rotate/observe.js';
+import { StaticProxies, type IdentityTarget, type ProxyFinder } from '../../certs/rotate/observe.js';
 import { formatRotation, rotationExitStatus } from '../../certs/rotate/rotation-report.js';
 import { RotationRunner, type RotationConfig } from '../../certs/rotate/rotation-runner.js';
 import { ANCHOR_STEPS, ISSUER_STEPS, type StepName } from '../../certs/rotate/rotation-state.js';
-import type { RotationTarget } from '../../certs/rotate/rotation-target.js';
 import { formatAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { outputOption, printResult, setKind, UsageError } from './cli-conventions.js';
 import { choiceOption, durationOption, flagOption, pathOption, textOption } from './cli-options.js';
 import { certsAction } from './certs-errors.js';
 import { addMeshOptions, identityNameOf, kubeconfigFlag, type MeshOptions } from './mesh-options.js';
-import { clusterRotation } from './certs-rotate-cluster.js';
+import { clusterRotation, type ClusterRotation } from './certs-rotate-cluster.js';
 
 export interface RotateOptions extends MeshOptions {
   issuer?: string;
@@ -128,9 +127,16 @@ async function runRotate(kind: 'anchor' | 'issuer', o: RotateOptions, command: C
   const identityName = identityNameOf(o);
   if (!o.kubernetes === (o.issuer === undefined)) throw new UsageError('pass --issuer DIR (files) or --kubernetes (the cluster), not both and not neither');
   if (o.trustAnchors && o.kubernetes) throw new UsageError('--trust-anchors is for files; on a cluster the bundle is the ConfigMap');
-  const where = o.kubernetes ? await clusterRotation(o, kubeconfigFlag(o, command)) : { target: new FilesTarget({ issuerDir: o.issuer!, bundlePath: o.trustAnchors }), proxies: staticProxies(o) };
-  const cfg = rotationConfig(kind, o, where.target, where.proxies, identityName);
-  const report = await new RotationRunner(cfg).run();
+  const where: Omit<ClusterRotation, 'close'> & { close?: () => void } = o.kubernetes
+    ? await clusterRotation(o, kubeconfigFlag(o, command))
+    : { target: new FilesTarget({ issuerDir: o.issuer!, bundlePath: o.trustAnchors }), proxies: staticProxies(o) };
+  const cfg = rotationConfig(kind, o, where, identityName);
+  let report;
+  try {
+    report = await new RotationRunner(cfg).run();
+  } finally {
+    where.close?.();
+  }
   printResult(o.output, report, () => formatRotation(report, 'Run the same command again to resume; --wait waits for proxies, --step runs one step.'));
   process.exitCode = rotationExitStatus(report);
 }
@@ -140,8 +146,13 @@ export function staticProxies(o: RotateOptions): ProxyFinder {
   return new StaticProxies(o.proxy ?? [], !o.proxies, o.timeout);
 }
 
-function rotationConfig(kind: 'anchor' | 'issuer', o: RotateOptions, target: RotationTarget, proxies: ProxyFinder, identityName: string): RotationConfig {
+function rotationConfig(kind: 'anchor' | 'issuer', o: RotateOptions, where: Omit<ClusterRotation, 'close'>, identityName: string): RotationConfig {
   const newAnchor = o.newAnchor ? anchorFrom(o.newAnchor) : undefined;
+  const { target, proxies } = where;
+  const identity: IdentityTarget | undefined =
+    o.identityAddr || o.identityAdminAddr
+      ? { address: o.identityAddr && formatAddress(o.identityAddr), adminAddress: o.identityAdminAddr && formatAddress(o.identityAdminAddr), serverName: identityName, timeoutMs: o.timeout }
+      : where.identity && { ...where.identity, serverName: identityName };
   return {
     kind,
     newAnchor,
@@ -163,7 +174,7 @@ function rotationConfig(kind: 'anchor' | 'issuer', o: RotateOptions, target: Rot
     pollMs: o.pollInterval,
     target,
     proxies,
-    identity: o.identityAddr || o.identityAdminAddr ? { address: o.identityAddr && formatAddress(o.identityAddr), adminAddress: o.identityAdminAddr && formatAddress(o.identityAdminAddr), serverName: identityName, timeoutMs: o.timeout } : undefined,
+    identity,
     progress: (line) => process.stderr.write(`${line}\n`),
   };
 }

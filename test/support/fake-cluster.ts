@@ -5,7 +5,7 @@
  * the real identity service, injector and proxies (all on 127.0.0.1, each on its own port).
  * What `lanyard check --kubernetes` and `lanyard certs rotate --kubernetes` read.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPONENT_LABEL, componentName, ISSUER_SECRET, PROXY_VERSION_ANNOTATION, BUNDLE_FINGERPRINT_ANNOTATION, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, type Component } from '../../src/inject/mesh-names.js';
 import { bundleFingerprint } from '../../src/pki/bundle-fingerprint.js';
@@ -65,3 +65,26 @@ export function addMeshedPod(api: FakeKubeApi, namespace: string, name: string, 
 }
 
 export const CONTROL_NAMESPACE = NS;
+
+/**
+ * What the kubelet does for mounted volumes, at once instead of within a minute: the bundle
+ * ConfigMap is written to `bundlePath`, the issuer Secret to `issuerDir` (as issuer.crt and
+ * issuer.key, the names the development PKI uses), each atomically.
+ */
+export function mirrorVolumes(api: FakeKubeApi, o: { bundlePath: string; issuerDir: string }): () => void {
+  return api.resources.onStored((obj) => {
+    if (obj.kind === 'ConfigMap' && obj.metadata.name === TRUST_BUNDLE_CONFIGMAP) {
+      atomicWrite(o.bundlePath, (obj.data as Record<string, string>)[TRUST_BUNDLE_KEY]);
+    } else if (obj.kind === 'Secret' && obj.metadata.name === ISSUER_SECRET) {
+      const data = obj.data as Record<string, string>;
+      atomicWrite(join(o.issuerDir, 'issuer.key'), Buffer.from(data['tls.key'], 'base64').toString(), 0o600);
+      atomicWrite(join(o.issuerDir, 'issuer.crt'), Buffer.from(data['tls.crt'], 'base64').toString());
+    }
+  });
+}
+
+function atomicWrite(path: string, text: string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, path);
+}

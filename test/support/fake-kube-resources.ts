@@ -84,6 +84,14 @@ export class FakeResources {
   /** Every replace answered, by kind: `ok` or `conflict`. */
   readonly replaces: { kind: string; name: string; result: 'ok' | 'conflict' }[] = [];
 
+  private readonly listeners = new Set<(o: StoredObject) => void>();
+
+  /** Calls `fn` with every object stored from now on (created, replaced or put); returns an unsubscribe. */
+  onStored(fn: (o: StoredObject) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   /** Runs `fn` on the stored object when the next replace of `kind` arrives, before it is judged. */
   onNextReplace(kind: string, fn: (stored: StoredObject) => void): void {
     this.beforeReplace.push({ kind, fn });
@@ -107,6 +115,7 @@ export class FakeResources {
     stored.metadata.resourceVersion = String(++this.rv);
     stored.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     this.objects.set(`${gv}/${kind.name}/${kind.namespaced ? stored.metadata.namespace : ''}/${stored.metadata.name}`, stored);
+    for (const l of this.listeners) l(structuredClone(stored));
     return structuredClone(stored);
   }
 
