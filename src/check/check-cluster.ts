@@ -41,8 +41,10 @@ export interface ClusterObservation {
   configMap: { name: string; key: string; found: boolean; keys: string[] };
   deployments: DeploymentState[];
   webhook: { name: string; found: boolean; caBundlePem: string | null };
-  /** The injector pods' TLS handshakes; empty when none runs. */
+  /** The injector pods' TLS handshakes; empty when none runs or pods were not probed. */
   injectors: TlsObservation[];
+  /** False with --no-pod-probes: pod IPs were not connected to. */
+  probed: boolean;
   pods: PodSummary[];
   /** Namespaces annotated lanyard.io/inject: enabled. */
   injectedNamespaces: string[];
@@ -135,6 +137,7 @@ function webhookCertCheck(input: ClusterCheckInput): CheckResult {
   const [id, d] = D.webhookCert;
   const { webhook, injectors, controlNamespace } = input.cluster;
   if (!webhook.found || !webhook.caBundlePem) return skip(id, d, 'no webhook caBundle');
+  if (!input.cluster.probed) return skip(id, d, 'pods were not probed (--no-pod-probes)');
   if (!injectors.length) return skip(id, d, 'no injector pod is running');
   const problems: string[] = [];
   const fine: string[] = [];

@@ -20,6 +20,8 @@ export interface ClusterSource {
   controlNamespace: string;
   /** Per call. */
   timeoutMs: number;
+  /** Connect to pods by IP (proxies, identity service, injector). Default true; false where pod IPs do not route. */
+  probePods?: boolean;
 }
 
 const decode = (b64: string | undefined): string | null => (b64 === undefined ? null : Buffer.from(b64, 'base64').toString('utf8'));
@@ -53,9 +55,10 @@ export async function collectCluster(src: ClusterSource): Promise<ClusterFinding
     bundle: configMap ? (bundlePem !== null ? { ok: true, source: cm, pem: bundlePem } : { ok: false, source: cm, error: `no ${TRUST_BUNDLE_KEY} key` }) : { ok: false, source: cm, error: 'does not exist' },
     issuer: secret ? (certPem && keyPem ? { ok: true, source: sec, certPem, keyPem } : { ok: false, source: sec, error: 'has no tls.crt and tls.key' }) : { ok: false, source: sec, error: 'does not exist' },
   };
-  const proxyAddrs = pods.flatMap((p) => proxyAdminAddress(p) ?? []);
-  const identity = pods.map((p) => componentAddresses(p, 'identity')).find((a) => a !== null);
-  const injectorAddrs = pods.flatMap((p) => componentAddresses(p, 'injector') ?? []);
+  const probe = src.probePods ?? true;
+  const proxyAddrs = probe ? pods.flatMap((p) => proxyAdminAddress(p) ?? []) : [];
+  const identity = probe ? pods.map((p) => componentAddresses(p, 'identity')).find((a) => a !== null) : undefined;
+  const injectorAddrs = probe ? pods.flatMap((p) => componentAddresses(p, 'injector') ?? []) : [];
   const [proxies, injectors] = await Promise.all([
     Promise.all(proxyAddrs.map((a) => readProxy(a.address, { timeoutMs: src.timeoutMs }, a.pod))),
     Promise.all(injectorAddrs.map((a) => probeTls(a.serving, injectorServiceName(ns), src.timeoutMs, ['http/1.1']))),
@@ -69,13 +72,14 @@ export async function collectCluster(src: ClusterSource): Promise<ClusterFinding
     deployments: COMPONENTS.map((c) => deploymentState(componentName(c), deployments)),
     webhook: { name: webhookName, found: webhook !== null, caBundlePem },
     injectors,
+    probed: probe,
     pods: pods.map(podSummary),
     injectedNamespaces: namespaces.filter((n) => n.metadata?.annotations?.[INJECT_ANNOTATION] === 'enabled').map((n) => n.metadata!.name!),
   };
   return {
     pki,
     proxies,
-    noProxiesBecause: pending.length ? `no meshed pod is running (${pending.length} not started yet)` : 'no meshed pods in the cluster',
+    noProxiesBecause: !probe ? 'pods were not probed (--no-pod-probes)' : pending.length ? `no meshed pod is running (${pending.length} not started yet)` : 'no meshed pods in the cluster',
     identity: identity ? { address: identity.serving, adminAddress: identity.admin } : undefined,
     categories: ({ anchors, pki: category, now }) => [checkCluster({ cluster, anchors, bundlePem, issuerChain: category.checks.find((c) => c.id === 'issuer-chains-to-anchor') ?? null, now })],
   };
@@ -96,6 +100,7 @@ function unreachable(ns: string, error: string): ClusterFindings {
     deployments: [],
     webhook: { name: componentName('injector'), found: false, caBundlePem: null },
     injectors: [],
+    probed: false,
     pods: [],
     injectedNamespaces: [],
   };

@@ -24,6 +24,7 @@ interface CheckOptions extends MeshOptions {
   expiryWarning: number;
   maxClockSkew: number;
   verbose?: boolean;
+  podProbes: boolean;
   output: string;
 }
 
@@ -36,6 +37,7 @@ export function registerCheck(program: Command): void {
   addMeshOptions(cmd)
     .addOption(durationOption('--expiry-warning <duration>', 'warn about an anchor or issuer that expires within this window (the alert rules use 60d too)', { default: formatDuration(DEFAULT_EXPIRY_WARNING_MS) }))
     .addOption(durationOption('--max-clock-skew <duration>', 'fail a clock further off than this; warn past a quarter of it (the identity service backdates leaves by 20s)', { default: '20s', min: 1000 }))
+    .addOption(flagOption('--no-pod-probes', 'with --kubernetes, do not connect to pod IPs (where they do not route from here): proxies, identity service and injector are then not checked'))
     .addOption(flagOption('--verbose', 'also show what each passing check found'))
     .addOption(outputOption())
     .addHelpText(
@@ -82,7 +84,7 @@ async function clusterCollector(o: CheckOptions, kubeconfig: string | undefined)
   const client = await classified(() => new K8sClient({ kubeConfig: loadKubeConfig({ path: kubeconfig }), timeoutMs: o.timeout }), isKubeconfigError);
   return async () => {
     try {
-      return await collectCluster({ client, controlNamespace: o.controlNamespace, timeoutMs: o.timeout });
+      return await collectCluster({ client, controlNamespace: o.controlNamespace, timeoutMs: o.timeout, probePods: o.podProbes });
     } finally {
       client.close();
     }

@@ -105,3 +105,13 @@ test('an API server that does not answer: k8s-api fails, exit 2', async () => {
   const { code, report } = await check(closed);
   expect({ code, api: find(report, 'k8s-api').status, reason: find(report, 'k8s-api').details[0] }).toEqual({ code: 2, api: 'fail', reason: expect.stringMatching(/cannot reach the Kubernetes API server/) });
 }, SLOW);
+
+test('--no-pod-probes: the PKI and the objects are judged, pods are not connected to', async () => {
+  const r = await lanyard(['check', '--kubernetes', '--kubeconfig', env.kubeconfig, '--no-pod-probes', '-o', 'json']);
+  const report = JSON.parse(r.stdout) as CheckReport;
+  expect(report.categories.map((c) => c.name)).toEqual(['lanyard-identity', 'lanyard-proxies', 'lanyard-kubernetes']);
+  expect({ proxies: find(report, 'proxies-reachable'), webhook: find(report, 'k8s-webhook-certificate').status }).toEqual({
+    proxies: expect.objectContaining({ status: 'skip', details: ['pods were not probed (--no-pod-probes)'] }),
+    webhook: 'skip',
+  });
+}, SLOW);
