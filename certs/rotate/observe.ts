@@ -7,7 +7,7 @@ import { probeTls } from '../../src/check/identity-probe.js';
 import { proxyAdminAddress } from '../../src/check/mesh-pods.js';
 import type { PodObject } from '../../src/k8s/pods.js';
 import { proxyName, readProxy, type ProxyObservation } from '../../src/check/proxy-report.js';
-import { describeFetchError } from '../../src/check/proxy-report.js';
+import { adminGet } from '../../src/check/admin-get.js';
 import type { IdentityState, ProxyState } from './rotation-state.js';
 
 export interface ProxyFinder {
@@ -59,9 +59,9 @@ export async function observeIdentity(t: IdentityTarget): Promise<IdentityState 
   }
   if (t.adminAddress) {
     try {
-      state.anchors = anchorsFromMetrics(await (await fetch(`http://${t.adminAddress}/metrics`, { signal: AbortSignal.timeout(t.timeoutMs ?? 5000) })).text());
+      state.anchors = anchorsFromMetrics((await adminGet(t.adminAddress, '/metrics', t.timeoutMs)).body);
     } catch (e) {
-      return { ...state, error: describeFetchError(e) };
+      return { ...state, error: (e as Error).message };
     }
   }
   return state;

@@ -66,7 +66,7 @@ export function formatRotation(r: RotationReport, resume: string): string {
   const lines = [`${r.kind === 'anchor' ? 'Trust-anchor' : 'Issuer'} rotation on ${r.target}`];
   for (const s of r.steps) {
     lines.push(`${MARK[s.status]} ${s.step}: ${s.summary}`);
-    for (const m of s.missing) if (m !== s.summary) lines.push(`    ${m}`);
+    for (const m of s.missing) if (!s.summary.includes(m)) lines.push(`    ${m}`);
   }
   for (const f of r.created) lines.push(`  wrote ${f.path} (${f.contents}, mode ${f.mode.toString(8).padStart(4, '0')})`);
   lines.push(`Bundle: ${r.state.bundle.map((a) => `${a.subject} ${a.fingerprintSha256.slice(0, 11)}…`).join('; ') || '(empty)'}`);

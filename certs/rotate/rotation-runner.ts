@@ -67,18 +67,20 @@ export class RotationRunner {
     const started = new Date(this.clock());
     const outcomes: StepOutcome[] = [];
     let state = await this.observe();
-    for (;;) {
-      const at = this.progressOf(state);
-      const step = this.cfg.step ?? (at === 'done' ? null : at);
-      if (!step) break;
-      if (at === 'done' || this.steps.indexOf(step) < this.steps.indexOf(at as StepName)) {
-        outcomes.push({ step, status: 'already-done', summary: `already done: the rotation is at ${at}`, missing: [] });
-        break;
+    const start = this.progressOf(state);
+    const given = this.cfg.step;
+    if (given && (start === 'done' || this.steps.indexOf(given) < this.steps.indexOf(start))) {
+      outcomes.push({ step: given, status: 'already-done', summary: `already done: the rotation is at ${start}`, missing: [] });
+    } else {
+      // From where the state says, through the steps in order (a wait already satisfied is done at once).
+      let step: StepName | undefined = given ?? (start === 'done' ? undefined : start);
+      while (step) {
+        const outcome = await this.runStep(step, state);
+        outcomes.push(outcome.result);
+        state = outcome.state;
+        if (outcome.result.status !== 'done' || given) break;
+        step = this.steps[this.steps.indexOf(step) + 1];
       }
-      const outcome = await this.runStep(step, state);
-      outcomes.push(outcome.result);
-      state = outcome.state;
-      if (outcome.result.status !== 'done' || this.cfg.step) break;
     }
     const at = this.progressOf(state);
     return { kind: this.cfg.kind, target: this.cfg.target.description, startedAt: started.toISOString(), steps: outcomes, at, complete: at === 'done', state: summarizeState(state), created: this.created };
@@ -139,7 +141,7 @@ export class RotationRunner {
   private notMet(step: StepName, c: Condition): StepOutcome {
     if (c.blocking.length) return { step, status: 'refused', summary: `cannot ${step}: ${c.blocking.join('; ')}`, missing: [...c.blocking, ...c.pending] };
     const waited = this.cfg.waitMs > 0 ? ` after waiting ${Math.round(this.cfg.waitMs / 1000)}s` : '';
-    return { step, status: 'waiting', summary: `${step} is not done${waited}: still waiting for ${c.pending.length}`, missing: c.pending };
+    return { step, status: 'waiting', summary: `${step} is not done${waited}: still waiting for ${c.pending.length} more`, missing: c.pending };
   }
 
   /** The issuer move-issuer installs: resolved, checked as the identity service will check it, and (for an anchor rotation) signed by the new anchor. */

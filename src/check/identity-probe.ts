@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { connect, type PeerCertificate } from 'node:tls';
 import type { ClockSample } from './clock-skew.js';
-import { describeFetchError } from './proxy-report.js';
+import { adminGet } from './admin-get.js';
 
 export interface TlsObservation {
   address: string;
@@ -64,14 +64,13 @@ export async function readAdminReady(address: string, timeoutMs = 5000, clock: (
   const out: AdminObservation = { address, error: null, ready: null, readyReason: null, clock: null };
   try {
     const sentAt = clock();
-    const res = await fetch(`http://${address}/ready`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await adminGet(address, '/ready', timeoutMs);
     const receivedAt = clock();
-    const text = await res.text();
     out.ready = res.status === 200;
-    out.readyReason = out.ready ? null : text.trim().replace(/^not ready: /, '');
-    out.clock = { sentAt, receivedAt, date: res.headers.get('date') };
+    out.readyReason = out.ready ? null : res.body.trim().replace(/^not ready: /, '');
+    out.clock = { sentAt, receivedAt, date: res.date };
   } catch (e) {
-    out.error = describeFetchError(e);
+    out.error = (e as Error).message;
   }
   return out;
 }

@@ -5,6 +5,7 @@
  * `identity_service_skew_ms`) are used when present and derived from today's fields when not
  * (the issuer is the chain's second certificate). The collector is the only I/O here.
  */
+import { adminGet } from './admin-get.js';
 import type { ClockSample } from './clock-skew.js';
 
 export interface ProxyAnchor {
@@ -91,31 +92,27 @@ export interface ReadProxyOptions {
 export async function readProxy(address: string, o: ReadProxyOptions = {}, pod?: string): Promise<ProxyObservation> {
   const clock = o.clock ?? Date.now;
   const timeoutMs = o.timeoutMs ?? 5000;
-  const base = `http://${address}`;
   const out: ProxyObservation = { address, pod, error: null, ready: null, readyReason: null, identity: null, clock: null };
   try {
-    const ready = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await ready.text();
+    const ready = await adminGet(address, '/ready', timeoutMs);
     out.ready = ready.status === 200;
-    out.readyReason = out.ready ? null : text.trim().replace(/^not ready: /, '');
+    out.readyReason = out.ready ? null : ready.body.trim().replace(/^not ready: /, '');
     const sentAt = clock();
-    const res = await fetch(`${base}/identity`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await adminGet(address, '/identity', timeoutMs);
     const receivedAt = clock();
     if (res.status !== 200) throw new Error(`/identity answered HTTP ${res.status}`);
-    out.identity = parseProxyIdentity(await res.json());
-    out.clock = { sentAt, receivedAt, date: res.headers.get('date'), remoteNow: out.identity.now };
+    out.identity = parseProxyIdentity(parseJson(res.body));
+    out.clock = { sentAt, receivedAt, date: res.date, remoteNow: out.identity.now };
   } catch (e) {
-    out.error = describeFetchError(e);
+    out.error = (e as Error).message;
   }
   return out;
 }
 
-/** `connection refused`, `no answer within 5000 ms`, ... from what fetch threw. */
-export function describeFetchError(e: unknown): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'no answer in time';
-  const code = err?.cause?.code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code) return `${code}${err.cause?.message ? `: ${err.cause.message}` : ''}`;
-  return err?.message ?? String(e);
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error('/identity did not answer JSON');
+  }
 }
