@@ -1,9 +1,9 @@
 /**
  * A full trust-anchor rotation on files with `lanyard certs rotate anchor`, against a real
  * identity service process and two real proxy processes: the step that moves the issuer
- * refuses while one proxy still lacks the new anchor (naming it), succeeds once that proxy
- * has reloaded its bundle, and the resumed run waits for every leaf and the identity
- * service to move to the new issuer before it drops the old anchor. Re-running changes
+ * refuses while one proxy still lacks the new anchor (naming it); once that proxy has
+ * reloaded its bundle, the resumed run moves the issuer and waits for every leaf and the
+ * identity service to come from it before it drops the old anchor. Re-running changes
  * nothing.
  */
 import { X509Certificate } from 'node:crypto';
@@ -70,22 +70,23 @@ test('add → wait (refused while api lacks the anchor) → move → wait for le
   expect(blocked.stderr).toMatch(/move-issuer: waiting for 1 more: 127\.0\.0\.1:\d+: does not report the new anchor/);
   expect(fp(join(mesh.pkiDir, 'issuer.crt'))).toBe(oldIssuer);
 
+  // api reloads; the resumed run (no --step) moves the issuer, waits for every leaf and the
+  // identity service to come from it, then drops the old anchor.
   copyFileSync(mesh.bundlePath, apiAnchors);
-  const moved = await rotate('--step', 'move-issuer', '--wait', '30s');
-  expect({ code: moved.code, step: report(moved).steps[0].step, status: report(moved).steps[0].status }).toEqual({ code: 0, step: 'move-issuer', status: 'done' });
-  const newIssuer = fp(join(mesh.pkiDir, 'issuer.crt'));
-  expect(new X509Certificate(readFileSync(join(mesh.pkiDir, 'issuer.crt'))).checkIssued(new X509Certificate(readFileSync(join(dir, 'new', 'ca.crt'))))).toBe(true);
-  expect((statSync(join(mesh.pkiDir, 'issuer.key')).mode & 0o777).toString(8)).toBe('600');
-  expect((statSync(join(dir, 'next', 'issuer.key')).mode & 0o777).toString(8)).toBe('600');
-  expect(moved.stdout).not.toMatch(/PRIVATE KEY/);
-
-  // Resumed without --step: waits for every leaf (and the identity service), then drops the old anchor.
+  await waitUntil(async () => ((await adminJson(api.admin, '/identity')).anchors as unknown[]).length === 2, 'api to report both anchors', 20_000);
   const rest = await rotate('--wait', '60s');
   expect({ code: rest.code, steps: report(rest).steps.map((s) => `${s.step}:${s.status}`), complete: report(rest).complete }).toEqual({
     code: 0,
-    steps: ['wait-issuer:done', 'remove-anchor:done'],
+    steps: ['move-issuer:done', 'wait-issuer:done', 'remove-anchor:done'],
     complete: true,
   });
+  expect(rest.stderr).toMatch(/wait-issuer: waiting for \d+ more: /);
+  const newIssuer = fp(join(mesh.pkiDir, 'issuer.crt'));
+  expect(newIssuer).not.toBe(oldIssuer);
+  expect(new X509Certificate(readFileSync(join(mesh.pkiDir, 'issuer.crt'))).checkIssued(new X509Certificate(readFileSync(join(dir, 'new', 'ca.crt'))))).toBe(true);
+  expect((statSync(join(mesh.pkiDir, 'issuer.key')).mode & 0o777).toString(8)).toBe('600');
+  expect((statSync(join(dir, 'next', 'issuer.key')).mode & 0o777).toString(8)).toBe('600');
+  expect(rest.stdout).not.toMatch(/PRIVATE KEY/);
   expect(bundleFps()).toEqual([newAnchor]);
   for (const p of mesh.proxies) {
     const id = await adminJson(p.admin, '/identity');
