@@ -50,6 +50,15 @@ export interface RotationConfig {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** A new issuer checked and ready to install, with the anchor it chains to. */
+interface ReadyIssuer {
+  certPem: string;
+  keyPem: string;
+  cert: X509Certificate;
+  anchor: X509Certificate;
+  origin: string;
+}
+
 export class RotationRunner {
   private readonly created: CreatedFile[] = [];
   private readonly clock: () => number;
@@ -102,17 +111,18 @@ export class RotationRunner {
   }
 
   private async runStep(step: StepName, first: ObservedState): Promise<{ result: StepOutcome; state: ObservedState }> {
-    let issuer: Awaited<ReturnType<RotationRunner['newIssuerFor']>> | null = null;
     // What needs the operator is said first, before a new issuer is made or looked for.
     const early = this.precondition(step, first, null);
     if (early.blocking.length) return { result: this.notMet(step, early), state: first };
+    let issuer: ReadyIssuer | null = null;
     if (step === 'move-issuer') {
-      issuer = await this.newIssuerFor(first);
-      if ('refused' in issuer) return { result: { step, status: 'refused', summary: issuer.refused, missing: [issuer.refused] }, state: first };
+      const found = await this.newIssuerFor(first);
+      if ('refused' in found) return { result: { step, status: 'refused', summary: found.refused, missing: [found.refused] }, state: first };
+      issuer = found;
     }
-    const waited = await this.waitFor(step, first, (s) => this.precondition(step, s, issuer && 'anchor' in issuer ? issuer.anchor : null));
+    const waited = await this.waitFor(step, first, (s) => this.precondition(step, s, issuer?.anchor ?? null));
     if (!met(waited.condition)) return { result: this.notMet(step, waited.condition), state: waited.state };
-    const summary = await this.act(step, waited.state, issuer && 'certPem' in issuer ? issuer : null);
+    const summary = await this.act(step, waited.state, issuer);
     return { result: { step, status: 'done', summary, missing: [] }, state: await this.observe() };
   }
 
@@ -145,7 +155,7 @@ export class RotationRunner {
   }
 
   /** The issuer move-issuer installs: resolved, checked as the identity service will check it, and (for an anchor rotation) signed by the new anchor. */
-  private async newIssuerFor(s: ObservedState): Promise<{ refused: string } | { certPem: string; keyPem: string; cert: X509Certificate; anchor: X509Certificate; origin: string }> {
+  private async newIssuerFor(s: ObservedState): Promise<{ refused: string } | ReadyIssuer> {
     const now = new Date(this.clock());
     const found = await resolveNewIssuer(this.newIssuerSource(), now);
     if (found.status === 'missing') {
@@ -174,7 +184,7 @@ export class RotationRunner {
     return src;
   }
 
-  private async act(step: StepName, s: ObservedState, issuer: { certPem: string; keyPem: string; cert: X509Certificate; origin: string } | null): Promise<string> {
+  private async act(step: StepName, s: ObservedState, issuer: ReadyIssuer | null): Promise<string> {
     const t = this.cfg.target;
     if (step === 'add-anchor') {
       const { cert, source } = this.cfg.newAnchor!;
