@@ -1,0 +1,77 @@
+/**
+ * The issue-8 targets for Lanyard's pair (`custom` in the peers' raw results), as ratios
+ * against nginx and the node pipe from the same interleaved run, plus anonymous memory per
+ * workload (the peers' summary shows only the largest). Medians over reps.
+ */
+interface Row {
+  pair: string;
+  workload: string;
+  rps?: number;
+  mib_s?: number;
+  p50_us?: number;
+  p99_us?: number;
+  p999_us?: number;
+  cpu_ms_per_1k?: number;
+  hwm_out_kb?: number;
+  hwm_in_kb?: number;
+  anon_out_kb?: number;
+  anon_in_kb?: number;
+}
+
+const WORKLOADS = ['keepalive', 'fixed', 'churn', 'bulk'] as const;
+
+function median(xs: Array<number | undefined>): number {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+function pick(rows: Row[], pair: string, workload: string, key: keyof Row): number {
+  return median(rows.filter((r) => r.pair === pair && r.workload === workload).map((r) => r[key] as number | undefined));
+}
+
+/** Markdown: one table of figures per pair, one of target ratios, one of anon memory. */
+export function targetsReport(rows: Row[], us = 'custom'): string {
+  const pairs = ['custom', 'node', 'nginx', 'haproxy'].filter((p) => rows.some((r) => r.pair === p));
+  const name = (p: string) => (p === 'custom' ? 'lanyard' : p);
+  const ms = (p: string, k: keyof Row) => pick(rows, p, 'fixed', k) / 1000;
+  const peakRss = (p: string) => Math.max(...WORKLOADS.map((w) => Math.max(pick(rows, p, w, 'hwm_out_kb'), pick(rows, p, w, 'hwm_in_kb')) / 1024).filter(Number.isFinite));
+  const L: string[] = [];
+  L.push('| | ' + pairs.map(name).join(' | ') + ' |', '|---|' + pairs.map(() => '---').join('|') + '|');
+  const line = (label: string, cell: (p: string) => string) => L.push(`| ${label} | ${pairs.map(cell).join(' | ')} |`);
+  line('keep-alive req/s', (p) => f(pick(rows, p, 'keepalive', 'rps')));
+  line('fixed 2k/s p50 / p99 / p99.9 ms', (p) => `${f(ms(p, 'p50_us'), 2)} / ${f(ms(p, 'p99_us'), 2)} / ${f(ms(p, 'p999_us'), 2)}`);
+  line('CPU ms per 1k req at 2k/s', (p) => f(pick(rows, p, 'fixed', 'cpu_ms_per_1k')));
+  line('bulk MiB/s', (p) => f(pick(rows, p, 'bulk', 'mib_s')));
+  line('new connections/s', (p) => f(pick(rows, p, 'churn', 'rps')));
+  line('peak RSS MiB (max of out/in over workloads)', (p) => f(peakRss(p), 1));
+  line('anon MiB out / in: ' + WORKLOADS.join(', '), (p) =>
+    WORKLOADS.map((w) => `${f(pick(rows, p, w, 'anon_out_kb') / 1024, 1)}/${f(pick(rows, p, w, 'anon_in_kb') / 1024, 1)}`).join(', '),
+  );
+  L.push('');
+  const r = (a: number, b: number) => a / b;
+  const anonMax = Math.max(...WORKLOADS.flatMap((w) => [pick(rows, us, w, 'anon_out_kb'), pick(rows, us, w, 'anon_in_kb')]).filter(Number.isFinite)) / 1024;
+  const targets: Array<[string, number, string, boolean]> = [];
+  const t = (label: string, v: number, goal: string, ok: boolean) => targets.push([label, v, goal, ok]);
+  const p99 = r(ms(us, 'p99_us'), ms('nginx', 'p99_us'));
+  const p999 = r(ms(us, 'p999_us'), ms('nginx', 'p999_us'));
+  const bulk = r(pick(rows, us, 'bulk', 'mib_s'), pick(rows, 'nginx', 'bulk', 'mib_s'));
+  const ka = r(pick(rows, us, 'keepalive', 'rps'), pick(rows, 'nginx', 'keepalive', 'rps'));
+  const churn = r(pick(rows, us, 'churn', 'rps'), pick(rows, 'nginx', 'churn', 'rps'));
+  const cpu = r(pick(rows, us, 'fixed', 'cpu_ms_per_1k'), pick(rows, 'nginx', 'fixed', 'cpu_ms_per_1k'));
+  const rss = r(peakRss(us), peakRss('node'));
+  t('fixed p99 × nginx', p99, '≤ 1.3', p99 <= 1.3);
+  t('fixed p99.9 × nginx', p999, '≤ 1.5', p999 <= 1.5);
+  t('bulk × nginx', bulk, '≥ 0.9', bulk >= 0.9);
+  t('keep-alive × nginx', ka, '≥ 1', ka >= 1);
+  t('churn × nginx', churn, '≥ 2', churn >= 2);
+  t('CPU at 2k/s × nginx', cpu, '≤ 1.3', cpu <= 1.3);
+  t('peak RSS × node pipe', rss, '≤ 1', rss <= 1);
+  L.push('| target | lanyard | goal | met |', '|---|---|---|---|');
+  for (const [label, v, goal, ok] of targets) L.push(`| ${label} | ${f(v, 2)} | ${goal} | ${ok ? 'yes' : '**no**'} |`);
+  L.push(`| anon MiB, max over workloads and sides | ${f(anonMax, 1)} | ≤ 16 | ${anonMax <= 16 ? 'yes' : '**no**'} |`);
+  return L.join('\n') + '\n';
+}
