@@ -13,6 +13,7 @@
  * - Idle: no traffic in either direction for `idleTimeoutMs` destroys both.
  */
 import type { Duplex } from 'node:stream';
+import { youngCollector } from './young-collector.js';
 
 /** A TCP or TLS socket, or an HTTP/2 stream of the multiplexed transport. */
 export type SpliceEnd = Duplex & { setTimeout(ms: number, cb?: () => void): unknown };
@@ -84,6 +85,7 @@ export function splice(a: SpliceEnd, b: SpliceEnd, opts: SpliceOptions = {}): Pr
 /** One direction: `from`'s bytes to `to`, paused while `to` holds `limit` bytes, then FIN. */
 function pump(from: Duplex, to: Duplex, limit: number): void {
   from.on('data', (chunk: Buffer) => {
+    youngCollector.note(chunk.length);
     // write() says false past the writer's small high-water mark; we pause only past `limit`.
     // 'drain' follows either way once the writer has emptied, and resumes us.
     if (!to.write(chunk) && to.writableLength >= limit) from.pause();
