@@ -67,7 +67,7 @@ test('under deny, random bytes are refused and never reach the app', async () =>
   expect(r.data.length).toBe(0);
   expect(['end', 'ECONNRESET']).toContain(r.closed);
   expect(await denier.waitForLog({ event: 'connection' })).toMatchObject({
-    level: 'warn',
+    audit: 'v1',
     tls: false,
     decision: 'deny',
     rule: 'default:deny',
@@ -94,8 +94,8 @@ test('a partial ClientHello, or silence, is closed at the detect timeout (500ms)
     expect(r.data.length).toBe(0);
     expect(r.ms).toBeGreaterThanOrEqual(450);
   }
-  await waitUntil(() => api.where({ close_reason: 'detect-timeout' }).length === ROUNDS, 'an audit line per timed-out connection');
-  for (const line of api.where({ close_reason: 'detect-timeout' })) {
+  await waitUntil(() => api.where({ audit: 'v1', close_reason: 'detect-timeout' }).length === ROUNDS, 'an audit line per timed-out connection');
+  for (const line of api.where({ audit: 'v1', close_reason: 'detect-timeout' })) {
     expect(line).toMatchObject({ decision: 'deny', tls: false, rule: 'detect', reason: 'no protocol detected before the detect timeout', bytes_rx: 0 });
     expect(line.duration_ms).toBeGreaterThanOrEqual(490);
     expect(line.duration_ms).toBeLessThan(3000);
@@ -112,8 +112,8 @@ test('a connection closed at once is recorded as peer-closed', async () => {
       s.once('close', () => resolve());
     })),
   );
-  await waitUntil(() => api.where({ close_reason: 'peer-closed' }).length === ROUNDS, 'an audit line per closed connection');
-  expect(api.where({ close_reason: 'peer-closed' })[0]).toMatchObject({ decision: 'deny', reason: 'closed before sending anything', bytes_rx: 0 });
+  await waitUntil(() => api.where({ audit: 'v1', close_reason: 'peer-closed' }).length === ROUNDS, 'an audit line per closed connection');
+  expect(api.where({ audit: 'v1', close_reason: 'peer-closed' })[0]).toMatchObject({ decision: 'deny', reason: 'closed before sending anything', bytes_rx: 0 });
   expect(await metric(api.admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'closed' })).toBe(ROUNDS);
 });
 
@@ -139,8 +139,8 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
     })),
   );
   const reason = 'closed after 42 bytes, before the protocol was known';
-  await waitUntil(() => api.where({ reason }).length === ROUNDS, 'an audit line per reset connection');
-  expect(api.where({ reason })[0]).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  await waitUntil(() => api.where({ audit: 'v1', reason }).length === ROUNDS, 'an audit line per reset connection');
+  expect(api.where({ audit: 'v1', reason })[0]).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
 });
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
