@@ -70,6 +70,24 @@ test('--all-namespaces: a pod whose proxy does not answer is a warning while the
   expect(r.code).toBe(0);
   expect(r.stderr.split('\n').filter(Boolean)).toEqual(['lanyard: skipping default/web-new: phase Pending', 'lanyard: warning: jobs/batch-1: ECONNREFUSED']);
   expect(r.stdout.split('\n')[1].split(/\s{2,}/).slice(0, 5)).toEqual(['web.default', 'api.default', String(appPort), '2', '0']);
+  expect(kube.api.requests.filter((q) => q.route === 'pods-list').map((q) => q.path).at(-1)).toBe('/api/v1/pods');
+});
+
+test('--all-namespaces -o json: every namespace\'s meshed pod is a source, the silent one with its error', async () => {
+  const r = await lanyard(['edges', '--all-namespaces', '--kubeconfig', kube.kubeconfig, '--timeout', '2s', '-o', 'json']);
+  expect(r.code).toBe(0);
+  const report = JSON.parse(r.stdout) as { sources: { name: string; admin: string; error: string | null }[] };
+  expect(report.sources.map((s) => [s.name, s.admin, s.error])).toEqual([
+    ['default/api-7d9c', `127.0.0.1:${api.admin}`, null],
+    ['default/web-55f1', `127.0.0.1:${web.admin}`, null],
+    ['jobs/batch-1', `127.0.0.1:${silentPort}`, 'jobs/batch-1: ECONNREFUSED'],
+  ]);
+});
+
+test('KUBECONFIG in the environment is used when --kubeconfig is not given', async () => {
+  const r = await lanyard(['edges', '-n', 'default', '-o', 'json'], { KUBECONFIG: kube.kubeconfig });
+  expect(r.code).toBe(0);
+  expect((JSON.parse(r.stdout) as { edges: unknown[] }).edges).toHaveLength(1);
 });
 
 test('a namespace without a meshed running pod is a failed operation', async () => {
