@@ -142,6 +142,8 @@ export class DashboardServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     const page = PAGE[url.pathname];
     if (page) return send(res, 200, page[1], this.files.get(page[0])!);
+    // Browsers ask for an icon whatever the page says; no icon, and no 404 in their console.
+    if (url.pathname === '/favicon.ico') return void res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
     if (url.pathname === '/api/graph') return send(res, 200, 'application/json', JSON.stringify(this.report));
     if (url.pathname === '/api/events') return this.events(url.searchParams, res);
     if (url.pathname === '/api/stream') return this.stream(res);

@@ -123,6 +123,9 @@ function render(graph) {
   }
   $('#empty').hidden = edges.length > 0;
   renderStatus(graph);
+  // The open panel's counts follow the graph too.
+  const open = state.selected && edges.find((e) => edgeId(e) === edgeId(state.selected));
+  if (open) renderSummary(open);
 }
 
 function renderStatus(graph) {
@@ -138,17 +141,23 @@ function renderStatus(graph) {
 
 async function select(edge) {
   state.selected = { client: edge.client, server: edge.server, port: edge.port };
+  state.events = [];
   for (const g of document.querySelectorAll('#edges .edge')) {
     g.classList.toggle('selected', g.dataset.client === edge.client && g.dataset.server === edge.server && Number(g.dataset.port) === edge.port);
   }
   $('#events-title').textContent = `${shortName(edge.client)} → ${shortName(edge.server)} :${edge.port}`;
-  $('#events-summary').textContent = `${edge.allowed} allowed, ${edge.denied} denied, ${edge.would_deny} would be denied; mTLS ${edge.mtls ? 'yes' : 'no'}`;
+  renderSummary(edge);
   const q = new URLSearchParams({ client: edge.client, server: edge.server, port: String(edge.port) });
   const res = await fetch(`/api/events?${q}`);
   const body = await res.json();
   if (!state.selected || edgeId(state.selected) !== edgeId(edge)) return; // another edge was clicked meanwhile
   state.events = body.events;
   renderEvents();
+}
+
+function renderSummary(edge) {
+  $('#events-summary').textContent = `${edge.allowed} allowed, ${edge.denied} denied, ${edge.would_deny} would be denied; mTLS ${edge.mtls ? 'yes' : 'no'}`;
+  if (state.events.length === 0 && state.selected) $('#events-summary').textContent += ' — no records since the dashboard started';
 }
 
 function renderEvents() {
@@ -172,7 +181,8 @@ function renderEvents() {
   });
   table.tBodies[0].replaceChildren(...rows);
   table.hidden = rows.length === 0;
-  if (rows.length === 0) $('#events-summary').textContent += ' — no records since the dashboard started';
+  const edge = state.graph?.edges.find((e) => edgeId(e) === edgeId(state.selected));
+  if (edge) renderSummary(edge);
 }
 
 function follow() {
