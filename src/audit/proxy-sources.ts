@@ -9,7 +9,7 @@ import { PORTS, PROXY_CONTAINER } from '../inject/mesh-names.js';
 import type { K8sClient } from '../k8s/k8s-client.js';
 import { podsPath, type PodObject } from '../k8s/pods.js';
 import { getJson } from '../k8s/raw-request.js';
-import { formatAddress, parseAddress, type HostPort } from '../util/address.js';
+import { formatAddress, parseAddress } from '../util/address.js';
 
 export interface ProxySource {
   /** How output names it: `namespace/pod`, or the address. */
@@ -18,8 +18,9 @@ export interface ProxySource {
   admin: string;
 }
 
-export function sourcesFromAddresses(addresses: HostPort[]): ProxySource[] {
-  return addresses.map((a) => ({ name: formatAddress(a), admin: formatAddress(a) }));
+/** @param addresses `host:port` dial addresses, already checked (src/cli/mesh-options.ts proxyOption) */
+export function sourcesFromAddresses(addresses: string[]): ProxySource[] {
+  return addresses.map((a) => ({ name: a, admin: a }));
 }
 
 export interface KubernetesSources {

@@ -3,26 +3,20 @@
  * proxies they read: `--proxy <host:port>` (repeatable), or `--namespace <ns>` /
  * `--all-namespaces` to find the meshed pods through the Kubernetes API.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { ProxySource } from '../audit/proxy-sources.js';
 import { sourcesFromAddresses } from '../audit/proxy-sources.js';
-import { parseAddress, type HostPort } from '../util/address.js';
-import { classified, isKubeconfigError, OperationError, parseFlag, setKind, UsageError } from './cli-conventions.js';
+import { classified, isKubeconfigError, OperationError, UsageError } from './cli-conventions.js';
 import { durationOption, flagOption, pathOption, textOption } from './cli-options.js';
+import { proxyOption } from './mesh-options.js';
 
 export interface SourceOptions {
-  proxy?: HostPort[];
+  /** `host:port` dial addresses, as `lanyard check` takes them. */
+  proxy?: string[];
   namespace?: string;
   allNamespaces?: boolean;
   kubeconfig?: string;
   timeout: number;
-}
-
-/** `--proxy` may be given more than once; each value is a dial address. */
-function proxyOption(): Option {
-  const o = new Option('--proxy <host:port>', "a proxy's admin address (repeatable)");
-  o.argParser((text: string, previous: HostPort[] | undefined) => [...(previous ?? []), parseFlag('--proxy', undefined, () => parseAddress(text, 'dial'))]);
-  return setKind(o, 'address');
 }
 
 export function addSourceOptions(cmd: Command): Command {
