@@ -93,7 +93,7 @@ browserTest.describe('the dashboard in headless Chromium', () => {
     expect(await page.locator('#status').textContent()).toMatch(/^2 of 2 proxies read · 2 edges · updated /);
 
     // A real click at the edge's label (a point on its curve): the hit area under the pointer takes it.
-    const box = (await mtls.locator('.label').boundingBox())!;
+    const box = (await mtls.locator('.label').boundingBox({ timeout: 5000 }))!;
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await waitUntil(async () => (await page.locator('#events tbody tr').count()) === allowed, `${allowed} records in the panel`, 10_000);
     expect(await page.locator('#events-title').textContent()).toBe(`web.default → api.default :${app.port}`);

@@ -8,7 +8,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 const NODE_RADIUS = 30;
 const MAX_EVENTS = 50;
 
-const state = { graph: null, selected: null, events: [] };
+const state = { graph: null, drawn: null, selected: null, events: [] };
 const $ = (sel) => document.querySelector(sel);
 
 /** `web.default` for `web.default.serviceaccount.identity.lanyard.cluster.local`; anything else as it is. */
@@ -74,8 +74,15 @@ function loop(a, i) {
   return { d, mid: { x: a.x, y: a.y - NODE_RADIUS - r * 1.9 } };
 }
 
-function render(graph) {
+/**
+ * Draws the graph anew only when it changed: a re-read that found the same edges keeps the
+ * elements (and the pointer's target, the keyboard focus) in place and updates the status.
+ */
+function render(graph, force = false) {
+  const key = JSON.stringify([graph?.edges, graph?.sources]);
   state.graph = graph;
+  if (!force && key === state.drawn) return renderStatus(graph);
+  state.drawn = key;
   const svg = $('#graph');
   const width = svg.clientWidth || 900;
   const height = svg.clientHeight || 600;
@@ -197,5 +204,5 @@ function follow() {
   stream.addEventListener('error', () => ($('#status').textContent = 'reconnecting…'));
 }
 
-addEventListener('resize', () => state.graph && render(state.graph));
+addEventListener('resize', () => state.graph && render(state.graph, true));
 follow();
