@@ -7,8 +7,6 @@
  *   high-water mark, and an HTTP/2 stream reports a write done only a few event-loop turns
  *   later (the session writes on setImmediate, then waits for its socket), so a 64 KiB read
  *   paused the reader for every chunk and a bulk transfer ran at a third of its speed.
- * - Coalescing: what one direction reads in one turn of the event loop is written at the end
- *   of that turn, in one write.
  * - Half-close: when one side sends FIN, the other side is ended (FIN) and the opposite
  *   direction keeps flowing; both sockets must be created with allowHalfOpen.
  * - Errors: a reset or error on either side destroys both at once.
@@ -86,21 +84,8 @@ export function splice(a: SpliceEnd, b: SpliceEnd, opts: SpliceOptions = {}): Pr
 
 /** One direction: `from`'s bytes to `to`, paused while `to` holds `limit` bytes, then FIN. */
 function pump(from: Duplex, to: Duplex, limit: number): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    to.uncork();
-  };
   from.on('data', (chunk: Buffer) => {
     youngCollector.note(chunk.length);
-    // Chunks that arrive in one turn of the event loop leave in one write: a TLS read or
-    // HTTP/2 DATA frames often come as a 16 KiB piece and a few bytes, and each write to a
-    // socket is a system call (end() uncorks by itself).
-    if (!corked) {
-      corked = true;
-      to.cork();
-      setImmediate(uncork);
-    }
     // write() says false past the writer's small high-water mark; we pause only past `limit`.
     // 'drain' follows either way once the writer has emptied, and resumes us.
     if (!to.write(chunk) && to.writableLength >= limit) from.pause();
