@@ -72,6 +72,7 @@ export function proxyContainer(cfg: InjectConfig): Json {
       env('LANYARD_PROXY_IDENTITY_DIR', PATHS.identityDir),
       env('LANYARD_PROXY_TRANSPARENT', 'true'),
       env('LANYARD_PROXY_DISCOVERY_ADDR', cfg.discoveryAddr),
+      env('LANYARD_PROXY_DISCOVERY_NAME', cfg.discoveryName),
       env('LANYARD_PROXY_INBOUND_ADDR', `0.0.0.0:${PORTS.proxyInbound}`),
       env('LANYARD_PROXY_OUTBOUND_ADDR', `127.0.0.1:${PORTS.proxyOutbound}`),
       env('LANYARD_PROXY_ADMIN_ADDR', `0.0.0.0:${PORTS.proxyAdmin}`),

@@ -1,4 +1,4 @@
-import { formatAddress, parseAddress } from '../../../src/util/address.js';
+import { formatAddress, isLoopbackHost, parseAddress } from '../../../src/util/address.js';
 import { formatDuration, parseDuration, timerDelay, MAX_TIMER_MS } from '../../../src/util/duration.js';
 import { named, parseBoolean, parseChoice, parseInteger, ValueError } from '../../../src/util/value-error.js';
 
@@ -69,6 +69,23 @@ describe('addresses', () => {
   ] as const)('fail/%s (%s)', (text, role, why) => {
     expect(() => parseAddress(text, role)).toThrow(ValueError);
     expect(() => parseAddress(text, role)).toThrow(why);
+  });
+
+  test.each([
+    ['127.0.0.1', true],
+    ['127.9.8.7', true],
+    ['::1', true],
+    ['::ffff:127.0.0.1', true],
+    ['localhost', true],
+    ['LocalHost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.1', false],
+    ['128.0.0.1', false],
+    ['lanyard-discovery.lanyard.svc.cluster.local', false],
+    ['localhost.example', false],
+  ] as const)('loopback %s: %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
   });
 });
 
