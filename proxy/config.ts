@@ -40,7 +40,13 @@ export interface ProxyConfig {
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** HTTP/2 PING keepalive on mux sessions and gRPC channels: a silent peer is found within this (0: off). */
+  keepaliveMs: number;
+  /** A session repeating one refusal: its first line in full, then one summary line per this. */
+  auditSummaryIntervalMs: number;
   maxConnections: number;
+  /** Inbound slots only authenticated peers may take (default a tenth of maxConnections). */
+  authenticatedReserve: number;
   minRefreshMs: number;
   shutdownGraceMs: number;
   /** Offer the multiplexed transport to upstream proxies. */
@@ -76,7 +82,10 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_HANDSHAKE_TIMEOUT: ['10s', 'TLS handshake timeout'],
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
-  LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction'],
+  LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
+  LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL: ['10s', 'a mux session that repeats one refusal gets its first audit line in full, then one line with the count per this interval'],
+  LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
+  LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of the connection limit)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
@@ -200,7 +209,12 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     handshakeTimeoutMs: duration('LANYARD_PROXY_HANDSHAKE_TIMEOUT'),
     connectTimeoutMs: duration('LANYARD_PROXY_CONNECT_TIMEOUT'),
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
+    keepaliveMs: duration('LANYARD_PROXY_KEEPALIVE', true),
+    auditSummaryIntervalMs: duration('LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL'),
     maxConnections,
+    authenticatedReserve: get('LANYARD_PROXY_AUTHENTICATED_RESERVE') === undefined
+      ? Math.floor(maxConnections / 10)
+      : wrap('LANYARD_PROXY_AUTHENTICATED_RESERVE', () => parseInteger(need('LANYARD_PROXY_AUTHENTICATED_RESERVE'), 0, maxConnections - 1)),
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
     multiplex: bool('LANYARD_PROXY_MUX'),

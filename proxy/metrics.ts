@@ -1,36 +1,74 @@
 /**
- * The proxy's Prometheus metrics. Counters are labelled by direction, peer identity and
- * decision so an operator can see who talks to whom without reading logs; the peer label is
- * the verified identity or `unauthenticated`.
+ * The proxy's Prometheus metrics. Where linkerd2-proxy measures the same thing, the name and
+ * labels are Linkerd's, so its dashboards and alerts read a Lanyard proxy as they read
+ * theirs (transport metrics `tcp_*` with `direction`, `peer`, `tls`, `client_id` /
+ * `server_id` / `no_tls_reason`; `inbound_tcp_authz_allow_total` / `_deny_total`;
+ * `identity_cert_expiration_timestamp_seconds`). What Linkerd has no metric for is
+ * `lanyard_*`: decisions and close reasons, refusals before a decision, detection,
+ * handshakes, sessions, readiness and the build.
+ *
+ * A "connection" here is what the audit records: a classic connection, a multiplexed stream
+ * (from the application's side it is one TCP connection) or a multiplexed session (one TCP
+ * connection from the peer). `tcp_open_connections` is therefore the slots in use.
  */
+import { registerBuildInfo } from '../src/telemetry/build-info.js';
 import { Counter, Gauge, Histogram, type Registry } from '../src/telemetry/metrics.js';
+import { peerName, type ConnectionRecord } from './audit.js';
+import type { Decision } from './policy/peer.js';
 import type { WorkloadCertificate } from './tls/tls-state.js';
 
 export type Direction = 'inbound' | 'outbound';
 export type DetectOutcome = 'tls-local' | 'tls-passthrough' | 'plaintext' | 'timeout' | 'malformed' | 'closed';
 
+const TCP_LABELS = ['direction', 'peer', 'tls', 'client_id', 'server_id', 'no_tls_reason'] as const;
+type TcpLabel = (typeof TCP_LABELS)[number];
+type Labels = Partial<Record<TcpLabel, string>>;
+
+/** Close reasons of a connection that ended as it should (Linkerd's `classification="success"`). */
+const CLEAN = new Set(['eof', 'idle-timeout', 'idle', 'expired', 'closed', 'peer-left']);
+
 export class ProxyMetrics {
   private readonly certExpiry: Gauge;
   private readonly lastRefresh: Gauge;
   private readonly refreshes: Counter<'result'>;
-  private readonly opened: Counter<'direction' | 'peer_identity' | 'decision'>;
+  private readonly tcpOpen: Counter<TcpLabel>;
+  private readonly tcpOpenNow: Gauge<TcpLabel>;
+  private readonly tcpClose: Counter<TcpLabel | 'classification'>;
+  private readonly tcpRead: Counter<TcpLabel>;
+  private readonly tcpWrite: Counter<TcpLabel>;
+  private readonly authzAllow: Counter<'target_addr' | 'srv_name' | 'authz_name' | 'tls' | 'client_id'>;
+  private readonly authzDeny: Counter<'target_addr' | 'srv_name' | 'tls' | 'client_id'>;
   private readonly closed: Counter<'direction' | 'peer_identity' | 'decision' | 'reason'>;
-  private readonly active: Gauge<'direction'>;
-  private readonly bytes: Counter<'direction' | 'flow'>;
+  private readonly sessions: Gauge<'direction'>;
   private readonly handshake: Histogram<'direction'>;
   private readonly resumed: Counter<'direction'>;
   private readonly detect: Counter<'outcome'>;
   private readonly refused: Counter<'direction' | 'reason'>;
 
-  constructor(readonly registry: Registry) {
+  /** @param ready read at each scrape for `lanyard_proxy_ready` */
+  constructor(
+    readonly registry: Registry,
+    ready: () => boolean = () => false,
+  ) {
     const r = [registry];
-    this.certExpiry = new Gauge({ name: 'lanyard_proxy_identity_cert_expiry_timestamp_seconds', help: 'NotAfter of the workload certificate in use.', registers: r });
+    registerBuildInfo(registry, 'proxy');
+    // Linkerd's names.
+    this.certExpiry = new Gauge({ name: 'identity_cert_expiration_timestamp_seconds', help: 'When the workload certificate in use expires (NotAfter, seconds since the epoch).', registers: r });
+    // Linkerd's identity_cert_refresh_count is not exported: promtool refuses a counter named
+    // *_count; lanyard_proxy_identity_refreshes_total{result="ok"} counts the same.
+    this.tcpOpen = new Counter({ name: 'tcp_open_total', help: 'Connections opened (decided), by direction and peer identity.', labelNames: TCP_LABELS, registers: r });
+    this.tcpOpenNow = new Gauge({ name: 'tcp_open_connections', help: 'Connections open now: classic connections, multiplexed streams and sessions (the slots in use).', labelNames: TCP_LABELS, registers: r });
+    this.tcpClose = new Counter({ name: 'tcp_close_total', help: 'Connections closed, by direction, peer identity and classification (success: closed cleanly).', labelNames: [...TCP_LABELS, 'classification'], registers: r });
+    this.tcpRead = new Counter({ name: 'tcp_read_bytes_total', help: 'Bytes received from the peer, counted when the connection closes.', labelNames: TCP_LABELS, registers: r });
+    this.tcpWrite = new Counter({ name: 'tcp_write_bytes_total', help: 'Bytes sent to the peer, counted when the connection closes.', labelNames: TCP_LABELS, registers: r });
+    const authz = ['target_addr', 'srv_name', 'tls', 'client_id'] as const;
+    this.authzAllow = new Counter({ name: 'inbound_tcp_authz_allow_total', help: 'Inbound connections and streams the policy allowed (authz_name: the rule).', labelNames: [...authz, 'authz_name'], registers: r });
+    this.authzDeny = new Counter({ name: 'inbound_tcp_authz_deny_total', help: 'Inbound connections and streams the policy denied.', labelNames: authz, registers: r });
+    // Lanyard's own.
     this.lastRefresh = new Gauge({ name: 'lanyard_proxy_identity_last_refresh_timestamp_seconds', help: 'When the workload certificate was last installed.', registers: r });
-    this.refreshes = new Counter({ name: 'lanyard_proxy_identity_refreshes_total', help: 'Certify attempts, by result.', labelNames: ['result'], registers: r });
-    this.opened = new Counter({ name: 'lanyard_proxy_connections_opened_total', help: 'Connections accepted and decided, by direction, peer identity and decision.', labelNames: ['direction', 'peer_identity', 'decision'], registers: r });
-    this.closed = new Counter({ name: 'lanyard_proxy_connections_closed_total', help: 'Connections closed, by direction, peer identity, decision and close reason.', labelNames: ['direction', 'peer_identity', 'decision', 'reason'], registers: r });
-    this.active = new Gauge({ name: 'lanyard_proxy_connections_active', help: 'Connections open now.', labelNames: ['direction'], registers: r });
-    this.bytes = new Counter({ name: 'lanyard_proxy_bytes_total', help: 'Application bytes moved, by direction and flow (rx: from the peer, tx: to the peer).', labelNames: ['direction', 'flow'], registers: r });
+    this.refreshes = new Counter({ name: 'lanyard_proxy_identity_refreshes_total', help: 'Certificate refresh attempts, by result (ok, error).', labelNames: ['result'], registers: r });
+    this.closed = new Counter({ name: 'lanyard_proxy_connections_closed_total', help: 'Connections closed, by direction, peer identity, decision and close reason (every decision is counted, logged or summarized).', labelNames: ['direction', 'peer_identity', 'decision', 'reason'], registers: r });
+    this.sessions = new Gauge({ name: 'lanyard_proxy_mux_sessions_open', help: 'Multiplexed sessions open now.', labelNames: ['direction'], registers: r });
     this.handshake = new Histogram({
       name: 'lanyard_proxy_tls_handshake_duration_seconds',
       help: 'TLS handshake time.',
@@ -40,29 +78,55 @@ export class ProxyMetrics {
     });
     this.resumed = new Counter({ name: 'lanyard_proxy_tls_sessions_resumed_total', help: 'TLS handshakes that resumed a session (no certificate exchange).', labelNames: ['direction'], registers: r });
     this.detect = new Counter({ name: 'lanyard_proxy_inbound_detect_total', help: 'Inbound protocol detection outcomes.', labelNames: ['outcome'], registers: r });
-    this.refused = new Counter({ name: 'lanyard_proxy_connections_refused_total', help: 'Connections refused before a decision (limit, no identity yet, no route).', labelNames: ['direction', 'reason'], registers: r });
-    this.active.set({ direction: 'inbound' }, 0);
-    this.active.set({ direction: 'outbound' }, 0);
+    this.refused = new Counter({ name: 'lanyard_proxy_connections_refused_total', help: 'Connections refused before a decision (limit, unauthenticated-share, no-identity).', labelNames: ['direction', 'reason'], registers: r });
+    new Gauge({
+      name: 'lanyard_proxy_ready',
+      help: '1 while the proxy serves with a valid certificate (what /ready says), else 0.',
+      registers: r,
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
+    for (const direction of ['inbound', 'outbound'] as const) this.sessions.set({ direction }, 0);
   }
 
-  identityRefreshed(cert: WorkloadCertificate | null, result: 'success' | 'failure'): void {
-    this.refreshes.inc({ result });
+  identityRefreshed(cert: WorkloadCertificate | null, result: 'ok' | 'error' | 'success' | 'failure'): void {
+    this.refreshes.inc({ result: result === 'ok' || result === 'success' ? 'ok' : 'error' });
     if (cert) {
       this.certExpiry.set(cert.notAfter.getTime() / 1000);
       this.lastRefresh.set(cert.installedAt.getTime() / 1000);
     }
   }
 
-  connectionOpened(direction: Direction, peer: string, decision: string): void {
-    this.opened.inc({ direction, peer_identity: peer, decision });
-    this.active.inc({ direction });
+  connectionOpened(r: ConnectionRecord): void {
+    const labels = tcpLabels(r);
+    this.tcpOpen.inc(labels);
+    this.tcpOpenNow.inc(labels);
+    if (r.streams !== undefined) this.sessions.inc({ direction: r.direction });
   }
 
-  connectionClosed(direction: Direction, peer: string, decision: string, reason: string, rx: number, tx: number): void {
-    this.closed.inc({ direction, peer_identity: peer, decision, reason });
-    this.active.dec({ direction });
-    if (rx) this.bytes.inc({ direction, flow: 'rx' }, rx);
-    if (tx) this.bytes.inc({ direction, flow: 'tx' }, tx);
+  connectionClosed(r: ConnectionRecord): void {
+    const labels = tcpLabels(r);
+    this.tcpOpenNow.dec(labels);
+    this.tcpClose.inc({ ...labels, classification: r.decision !== 'deny' && CLEAN.has(r.closeReason) ? 'success' : 'failure' });
+    if (r.rx) this.tcpRead.inc(labels, r.rx);
+    if (r.tx) this.tcpWrite.inc(labels, r.tx);
+    this.closed.inc({ direction: r.direction, peer_identity: peerName(r), decision: r.decision, reason: r.closeReason });
+    if (r.streams !== undefined) this.sessions.dec({ direction: r.direction });
+  }
+
+  /** A policy decision on an inbound connection or stream (not a session's verdict). */
+  authorized(r: ConnectionRecord, d: Decision): void {
+    const tls = r.tls ? { tls: 'true', client_id: r.peerIdentity ?? r.peerSpiffeId ?? '' } : { tls: 'no_identity', client_id: '' };
+    // srv_name: what the rule belongs to, `port:8080` or the default policy (`default:deny`).
+    const common = { target_addr: r.dst, srv_name: d.rule.split(/[/ ]/)[0], ...tls };
+    if (d.allow) this.authzAllow.inc({ ...common, authz_name: d.rule });
+    else this.authzDeny.inc(common);
+  }
+
+  /** Outbound sessions are not audited (their streams are); they are counted. */
+  outboundSession(delta: 1 | -1): void {
+    this.sessions.inc({ direction: 'outbound' }, delta);
   }
 
   handshakeDone(direction: Direction, seconds: number, resumed: boolean): void {
@@ -77,4 +141,20 @@ export class ProxyMetrics {
   refusedEarly(direction: Direction, reason: string): void {
     this.refused.inc({ direction, reason });
   }
+}
+
+/**
+ * Linkerd's transport labels: inbound records describe the peer that connected (`peer="src"`,
+ * `client_id`), outbound ones the destination (`peer="dst"`, `server_id`, the identity it had
+ * to prove). Without TLS, `tls="no_identity"` and why.
+ */
+function tcpLabels(r: ConnectionRecord): Labels {
+  if (r.direction === 'inbound') {
+    return r.tls
+      ? { direction: 'inbound', peer: 'src', tls: 'true', client_id: r.peerIdentity ?? r.peerSpiffeId ?? '' }
+      : { direction: 'inbound', peer: 'src', tls: 'no_identity', no_tls_reason: 'no_tls_from_remote' };
+  }
+  return r.expectedIdentity
+    ? { direction: 'outbound', peer: 'dst', tls: 'true', server_id: r.expectedIdentity }
+    : { direction: 'outbound', peer: 'dst', tls: 'no_identity', no_tls_reason: 'not_provided_by_service_discovery' };
 }

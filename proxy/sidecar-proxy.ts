@@ -26,6 +26,8 @@ import { TrustAnchorsFile } from './trust-anchors-file.js';
 import { DiscoveryClient } from './discovery/discovery-client.js';
 import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
+import { checkNodeInternals } from './node-internals.js';
+import { MemoryRelief } from './io/memory-relief.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -53,15 +55,18 @@ export class SidecarProxy {
   private stopped = false;
   private readonly native: NativeAddon | null;
   private discovery: DiscoveryClient | null = null;
+  private audit: ConnectionAudit | null = null;
+  private relief: MemoryRelief | null = null;
 
   constructor(
     readonly cfg: ProxyConfig,
     private readonly deps: SidecarProxyDeps,
   ) {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
-    this.metrics = new ProxyMetrics(this.registry);
+    this.metrics = new ProxyMetrics(this.registry, () => this.readiness().ready);
     this.tls = new TlsState(cfg.trustAnchorsPem);
-    this.native = cfg.transparent ? loadNative() : null;
+    // Optional outside transparent mode: it also returns the memory of connection bursts.
+    this.native = loadNative();
     if (cfg.transparent && !this.native) {
       throw new Error(`LANYARD_PROXY_TRANSPARENT=true needs the native addon to read original destinations: ${nativeStatus().reason}`);
     }
@@ -70,7 +75,7 @@ export class SidecarProxy {
         ? new StaticIdentity({ identity: cfg.localIdentity, certFile: cfg.certFile, keyFile: cfg.keyFile, tls: this.tls, logger: deps.logger, metrics: this.metrics })
         : new WorkloadIdentity({
             identity: cfg.localIdentity,
-            connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem }),
+            connect: (anchorsPem) => new CertifyClient({ address: cfg.identityAddr, serverName: cfg.identityName, trustAnchorsPem: anchorsPem, keepaliveMs: cfg.keepaliveMs }),
             tokenFile: cfg.tokenFile,
             tls: this.tls,
             identityDir: cfg.identityDir ?? undefined,
@@ -103,20 +108,28 @@ export class SidecarProxy {
       host: cfg.admin.host,
       port: cfg.admin.port,
       registry: this.registry,
-      ready: () => (this.inbound ? { ready: true } : { ready: false, reason: `waiting for identity (${this.identity.lastFailure ?? 'first Certify in progress'})` }),
+      ready: () => this.readiness(),
       routes: { '/identity': () => this.describeIdentity() },
     });
   }
 
   /** Starts admin and the identity client; resolves once the listeners are up. */
   async start(): Promise<RunningProxy> {
+    // Before anything listens: a Node without the internals the proxy reads must not start.
+    await checkNodeInternals();
     await this.policy.start();
     const admin = await this.admin.start();
     this.anchorsFile?.start();
     this.identity.start();
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
-    const audit = new ConnectionAudit(this.deps.logger, this.metrics);
+    const audit = new ConnectionAudit(this.deps.logger, this.metrics, { summaryIntervalMs: this.cfg.auditSummaryIntervalMs });
+    this.audit = audit;
+    const trim = this.native?.mallocTrim?.bind(this.native);
+    if (trim) {
+      this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, logger: this.deps.logger });
+      this.relief.start();
+    }
     const inbound = new InboundProxy({
       host: this.cfg.inbound.host,
       port: this.cfg.inbound.port,
@@ -124,13 +137,16 @@ export class SidecarProxy {
       tls: this.tls,
       policy: this.policy,
       target: (s) => this.inboundTarget(s),
-      streamTarget: (port) => this.streamTarget(port),
+      streamTarget: (port, host) => this.streamTarget(port, host),
+      streamPorts: () => (this.cfg.transparent ? null : this.cfg.appPort === null ? [] : [this.cfg.appPort]),
       ownPorts: () => [inboundPort, this.cfg.admin.port, ...outboundAddrs.map((a) => a.port)],
       detectTimeoutMs: this.cfg.detectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
       connectTimeoutMs: this.cfg.connectTimeoutMs,
       idleTimeoutMs: this.cfg.idleTimeoutMs,
+      keepaliveMs: this.cfg.keepaliveMs,
       maxConnections: this.cfg.maxConnections,
+      authenticatedReserve: this.cfg.authenticatedReserve,
       audit,
       metrics: this.metrics,
       logger: this.deps.logger,
@@ -145,6 +161,7 @@ export class SidecarProxy {
       connectTimeoutMs: this.cfg.connectTimeoutMs,
       handshakeTimeoutMs: this.cfg.handshakeTimeoutMs,
       idleTimeoutMs: this.cfg.idleTimeoutMs,
+      keepaliveMs: this.cfg.keepaliveMs,
       maxConnections: this.cfg.maxConnections,
       audit,
       metrics: this.metrics,
@@ -171,19 +188,39 @@ export class SidecarProxy {
     this.policy.stop();
     this.anchorsFile?.stop();
     this.discovery?.close();
+    this.relief?.stop();
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
+    this.audit?.flush();
   }
 
-  /** A multiplexed stream: explicit mode always goes to the app port; transparent, to the port the stream names. */
-  private streamTarget(port: number): InboundTarget | Error {
+  /** Ready while listening with a certificate that has not expired (peers refuse an expired one). */
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.inbound) return { ready: false, reason: `waiting for identity (${this.identity.lastFailure ?? 'first Certify in progress'})` };
+    const cert = this.tls.current()?.certificate;
+    if (cert && cert.notAfter.getTime() <= Date.now()) {
+      return { ready: false, reason: `certificate ${cert.serial} expired at ${cert.notAfter.toISOString()} (${this.identity.lastFailure ?? 'refresh in progress'})` };
+    }
+    return { ready: true };
+  }
+
+  /**
+   * A multiplexed stream: explicit mode always goes to the app port; transparent, to the port
+   * the stream names on the pod's own address (`host`, where the session's connection was
+   * sent), never loopback, so a port bound to 127.0.0.1 stays reachable only from inside the pod.
+   */
+  private streamTarget(port: number, host: string): InboundTarget | Error {
     if (!this.cfg.transparent) {
       if (this.cfg.appPort === null) return new Error('no application port: set LANYARD_PROXY_APP_PORT');
-      return { host: '127.0.0.1', port: this.cfg.appPort, dst: '' };
+      return { host: '127.0.0.1', port: this.cfg.appPort };
     }
-    return { host: '127.0.0.1', port, dst: '' };
+    return { host, port };
   }
 
-  /** Explicit mode: LANYARD_PROXY_APP_PORT; transparent: the port the peer originally dialled. */
+  /**
+   * Explicit mode: 127.0.0.1:LANYARD_PROXY_APP_PORT. Transparent: the original destination,
+   * the pod's own address and the port the peer dialled (as Istio does since 1.10): delivering
+   * to loopback instead would expose ports the application bound to 127.0.0.1.
+   */
   private inboundTarget(socket: Socket): InboundTarget | Error {
     if (this.cfg.transparent && this.native) {
       let dst: OriginalDestination | null = null;
@@ -192,12 +229,12 @@ export class SidecarProxy {
       } catch (e) {
         return new Error(`cannot read the original destination: ${(e as Error).message}`);
       }
-      if (dst) return { host: '127.0.0.1', port: dst.port, dst: fmt({ host: dst.address, port: dst.port }) };
+      if (dst) return { host: dst.address, port: dst.port };
     }
     if (this.cfg.appPort === null) {
       return new Error(this.cfg.transparent ? 'no original destination (not redirected) and no LANYARD_PROXY_APP_PORT' : 'no application port: set LANYARD_PROXY_APP_PORT');
     }
-    return { host: '127.0.0.1', port: this.cfg.appPort, dst: `${socket.localAddress}:${socket.localPort}` };
+    return { host: '127.0.0.1', port: this.cfg.appPort };
   }
 
   private async startTransparent(outbound: OutboundProxy, ownPorts: () => number[]): Promise<HostPort> {
@@ -210,6 +247,8 @@ export class SidecarProxy {
     this.discovery = new DiscoveryClient({
       address: this.cfg.discoveryAddr!,
       tls: this.cfg.discoveryName ? { serverName: this.cfg.discoveryName, trustAnchorsPem: this.tls.anchors() } : undefined,
+      keepaliveMs: this.cfg.keepaliveMs,
+      connectTimeoutMs: this.cfg.connectTimeoutMs + this.cfg.handshakeTimeoutMs,
       logger: this.deps.logger,
     });
     const resolver = new TransparentResolver({

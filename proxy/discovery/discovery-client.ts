@@ -24,6 +24,14 @@ export interface DiscoveryClientConfig {
   idleMs?: number;
   /** Reconnect delay after a stream breaks; doubles up to 30s. Default 500ms. */
   retryMs?: number;
+  /**
+   * PING keepalive on the channel: a service that stops answering (a stopped process, a
+   * blackholed link) is dropped within this, its Watch streams fail and are re-established.
+   * Default 20s; 0 disables.
+   */
+  keepaliveMs?: number;
+  /** The service's HTTP/2 SETTINGS must arrive within this after connecting. Default 10s. */
+  connectTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -54,7 +62,14 @@ export class DiscoveryClient {
   private closed = false;
 
   constructor(private readonly cfg: DiscoveryClientConfig) {
-    this.channel = new GrpcChannel({ address: cfg.address, tls: cfg.tls, maxMessageBytes: 64 * 1024, idleTimeoutMs: 24 * 3_600_000 });
+    this.channel = new GrpcChannel({
+      address: cfg.address,
+      tls: cfg.tls,
+      maxMessageBytes: 64 * 1024,
+      idleTimeoutMs: 24 * 3_600_000,
+      keepaliveMs: cfg.keepaliveMs,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+    });
     this.sweeper = setInterval(() => this.sweep(), Math.min(cfg.idleMs ?? 300_000, 60_000));
     this.sweeper.unref();
   }

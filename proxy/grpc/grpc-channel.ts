@@ -5,6 +5,7 @@
  * server-streaming calls; gRPC framing and status handling per the gRPC HTTP/2 protocol.
  */
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { SessionGuard } from '../io/session-guard.js';
 
 export const GrpcStatus = {
   OK: 0,
@@ -42,12 +43,17 @@ export interface GrpcChannelConfig {
   tls?: { serverName: string; trustAnchorsPem: string };
   /** Largest message accepted. Default 1 MiB. */
   maxMessageBytes?: number;
-  /** Close the connection after this long without calls. Default 5 min. */
+  /** Close the connection after this long with no call open. Default 5 min. */
   idleTimeoutMs?: number;
+  /** The server's HTTP/2 SETTINGS must arrive within this after connecting. Default 10s. */
+  connectTimeoutMs?: number;
+  /** PING keepalive: a server that stops answering is dropped within this. Default 20s; 0 disables. */
+  keepaliveMs?: number;
 }
 
 export class GrpcChannel {
   private session: ClientHttp2Session | null = null;
+  private guard: SessionGuard | null = null;
   /** Why the current connection failed (TLS, connect): a stream on it only reports "cancelled". */
   private sessionError: NodeJS.ErrnoException | null = null;
   private anchors: string | undefined;
@@ -90,7 +96,8 @@ export class GrpcChannel {
     };
     let stream: ClientHttp2Stream;
     try {
-      stream = this.connected().request({
+      const session = this.connected();
+      stream = session.request({
         [constants.HTTP2_HEADER_METHOD]: 'POST',
         [constants.HTTP2_HEADER_PATH]: path,
         ...(this.cfg.tls ? { [constants.HTTP2_HEADER_AUTHORITY]: this.cfg.tls.serverName } : {}),
@@ -102,6 +109,7 @@ export class GrpcChannel {
       queueMicrotask(() => end(new GrpcError(GrpcStatus.UNAVAILABLE, this.describe(e as NodeJS.ErrnoException))));
       return { cancel: () => undefined };
     }
+    this.guard!.track(stream);
     const cancel = (err?: GrpcError) => {
       stream.close(constants.NGHTTP2_CANCEL);
       end(err ?? new GrpcError(GrpcStatus.CANCELLED, 'cancelled'));
@@ -164,10 +172,9 @@ export class GrpcChannel {
     s.on('close', () => {
       if (this.session === s) this.session = null;
     });
-    s.setTimeout(this.cfg.idleTimeoutMs ?? 5 * 60_000, () => {
-      // HTTP/2 has no activity on an idle but open server stream; only close when none is open.
-      if (((s as unknown as { state?: { streamsOpen?: number } }).state?.streamsOpen ?? 0) === 0) s.close();
-    });
+    // Close only when no call is open (a Watch is silent for hours); a server that stops
+    // answering, or never answers at all, is found by the guard and its calls fail UNAVAILABLE.
+    this.guard = new SessionGuard(s, { setupTimeoutMs: this.cfg.connectTimeoutMs ?? 10_000, keepaliveMs: this.cfg.keepaliveMs, idleMs: this.cfg.idleTimeoutMs ?? 5 * 60_000 });
     this.session = s;
     return s;
   }
@@ -177,6 +184,7 @@ export class GrpcChannel {
     if (!e) return `${where} closed the stream (HTTP/2 code ${rstCode ?? 'none'})`;
     if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${where} is not ${this.cfg.tls?.serverName}: ${e.message}`;
     if (e.code && /CERT|SELF_SIGNED|VERIFY|ISSUER/.test(e.code)) return `${where}: certificate rejected (${e.code}): ${e.message}`;
+    if (e.code?.startsWith('ERR_LANYARD_')) return `${where}: ${e.message}`;
     return `cannot reach ${where}: ${e.code ?? e.message}`;
   }
 }

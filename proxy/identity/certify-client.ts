@@ -18,6 +18,8 @@ export interface CertifyClientConfig {
   trustAnchorsPem: string;
   /** Per-call deadline. Default 10s. */
   timeoutMs?: number;
+  /** PING keepalive on the channel. Default 20s; 0 disables. */
+  keepaliveMs?: number;
 }
 
 /** A failed call: the gRPC status code and the server's message. */
@@ -33,7 +35,7 @@ export class CertifyClient {
   private readonly channel: GrpcChannel;
 
   constructor(private readonly cfg: CertifyClientConfig) {
-    this.channel = new GrpcChannel({ address: cfg.address, tls: { serverName: cfg.serverName, trustAnchorsPem: cfg.trustAnchorsPem } });
+    this.channel = new GrpcChannel({ address: cfg.address, tls: { serverName: cfg.serverName, trustAnchorsPem: cfg.trustAnchorsPem }, keepaliveMs: cfg.keepaliveMs });
   }
 
   async certify(identity: string, token: string | Buffer, csr: Buffer): Promise<CertifyResponseMessage> {

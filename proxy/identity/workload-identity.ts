@@ -126,7 +126,7 @@ export class WorkloadIdentity implements IdentitySource {
       this.writeIdentityDir(cert);
       this.failures = 0;
       this.lastError = null;
-      this.cfg.metrics?.identityRefreshed(cert, 'success');
+      this.cfg.metrics?.identityRefreshed(cert, 'ok');
       const delay = this.refreshDelay(cert.notAfter.getTime() - this.now());
       this.cfg.logger.info(
         {
@@ -145,11 +145,18 @@ export class WorkloadIdentity implements IdentitySource {
       if (this.stopped) return;
       this.failures++;
       this.lastError = (e as Error).message;
-      this.cfg.metrics?.identityRefreshed(null, 'failure');
-      const delay = this.backoff();
+      this.cfg.metrics?.identityRefreshed(null, 'error');
       const current = this.cfg.tls.current()?.certificate;
+      const delay = this.retryDelay(current ? current.notAfter.getTime() - this.now() : null);
       this.cfg.logger.warn(
-        { event: 'identity_refresh_failed', identity: this.cfg.identity, error: this.lastError, retry_in_ms: delay, keeping: current?.serial ?? null },
+        {
+          event: 'identity_refresh_failed',
+          identity: this.cfg.identity,
+          error: this.lastError,
+          retry_in_ms: delay,
+          keeping: current?.serial ?? null,
+          expired: current ? current.notAfter.getTime() <= this.now() : null,
+        },
         current ? 'certificate refresh failed; keeping the current certificate' : 'cannot get a certificate yet',
       );
       this.schedule(delay);
@@ -197,6 +204,19 @@ export class WorkloadIdentity implements IdentitySource {
     const target = remainingMs * (this.cfg.refreshFraction ?? 0.7) * jitter;
     const clamped = Math.min(Math.max(target, this.cfg.minRefreshMs ?? 10_000), this.cfg.maxRefreshMs ?? 86_400_000);
     return Math.max(0, Math.min(clamped, remainingMs - 1000));
+  }
+
+  /**
+   * After a failure: the backoff, but never past the current certificate's expiry, and once
+   * it has expired never longer than the first step. With an expired certificate every
+   * connection fails, so the identity service coming back must be noticed at once, not at the
+   * next step of a 60 s backoff. (Before the first certificate the plain backoff applies.)
+   */
+  private retryDelay(remainingMs: number | null): number {
+    const backoff = this.backoff();
+    if (remainingMs !== null && remainingMs > 0) return Math.min(backoff, Math.ceil(remainingMs));
+    const first = (this.cfg.initialBackoffMs ?? 1000) * (0.5 + 0.5 * (this.cfg.random ?? Math.random)());
+    return remainingMs === null ? backoff : Math.min(backoff, Math.round(first));
   }
 
   /** Capped exponential backoff with jitter in [50%, 100%] of the step. */

@@ -3,32 +3,41 @@
  * `lanyard.mux.v1` becomes an HTTP/2 session; each CONNECT stream on it is one application
  * connection, authorized and audited on its own exactly like a classic connection, with the
  * session's verified client identity as the peer.
+ *
+ * The session itself is a connection too: it holds a slot (unauthenticated sessions only from
+ * their share), is audited (`mux_session`) and counted, is bounded by its guard (setup,
+ * keepalive, idle, the peer leaving, certificate expiry), and is refused (its first stream is
+ * answered 403, then GOAWAY) when the policy could never allow its peer a stream. Streams refused at the
+ * limit are audited; a session repeating one refusal is logged in summary.
  */
 import { constants, performServerHandshake, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
-import { connect as netConnect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ConnectionRecord } from '../audit.js';
-import { ConnectionAudit } from '../audit.js';
-import { splice } from '../io/splice.js';
+import { endpoint } from '../audit.js';
+import type { ConnectionPipeline, ProxiedConnection } from '../io/connection-pipeline.js';
+import { SessionGuard } from '../io/session-guard.js';
+import { markSecureConnected } from '../node-internals.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
-import type { Decision, Peer } from '../policy/peer.js';
+import type { Peer } from '../policy/peer.js';
 import type { InboundTarget } from './inbound-proxy.js';
+import { sessionVerdict, type SessionPolicy } from './session-gate.js';
 
 export interface MuxInboundConfig {
-  localIdentity: string;
-  policy: { current(): { authorize(peer: Peer, port: number): Decision } };
+  policy: { current(): SessionPolicy };
+  /** The ports a session's streams may reach (explicit mode: the app port), or null for any. */
+  streamPorts: () => number[] | null;
   /** Where a stream for `port` goes (explicit mode: the app port whatever the stream says). */
-  streamTarget: (port: number) => InboundTarget | Error;
+  streamTarget: (port: number, host: string) => InboundTarget | Error;
   /** Ports of the proxy itself: a stream may not loop back into them. */
   ownPorts: () => number[];
-  connectTimeoutMs?: number;
+  /** The inbound pipeline: streams share the inbound limit and audit with classic connections. */
+  pipeline: ConnectionPipeline;
+  /** The client's SETTINGS must arrive within this. Default 10s. */
+  handshakeTimeoutMs?: number;
+  /** PING keepalive: a silent client's session is dropped within this. Default 20s; 0 disables. */
+  keepaliveMs?: number;
+  /** A session with no stream open this long is closed. Default 1h; 0 disables. */
   idleTimeoutMs?: number;
-  /** Admits one more connection against the limit, or returns false. */
-  admit: () => boolean;
-  release: () => void;
-  track: (s: Socket) => void;
-  audit: ConnectionAudit;
   metrics?: ProxyMetrics;
 }
 
@@ -37,28 +46,51 @@ export interface MuxPeer {
   spiffeId: string | null;
   address: string;
   src: string;
-  /** The address the session's connection was made to (its original destination when redirected). */
+  /** The host the session's connection was made to (its original destination when redirected). */
   dstHost: string;
+  /** When the session must stop taking streams: the earlier NotAfter of the two certificates (epoch ms). */
+  expiresAt: number | null;
 }
 
 export class MuxInbound {
   private readonly sessions = new Set<ServerHttp2Session>();
+  private sessionSeq = 0;
 
   constructor(private readonly cfg: MuxInboundConfig) {}
 
-  /** Serves a mux session on a terminated TLS socket; `onClose` runs when it ends. */
-  serve(tls: TLSSocket, peer: MuxPeer, onClose: () => void): void {
-    // A TLSSocket made outside tls.Server keeps `secureConnecting` true after its handshake
-    // (tls.Server clears it); HTTP/2 would wait for a 'secureConnect' that never comes.
-    (tls as unknown as { secureConnecting: boolean }).secureConnecting = false;
+  /** Serves a mux session on a terminated TLS socket; `conn` (its slot and record) closes with it. */
+  serve(tls: TLSSocket, peer: MuxPeer, conn: ProxiedConnection): void {
+    markSecureConnected(tls);
+    const verdict = sessionVerdict(this.cfg.policy.current(), peerOf(peer), this.cfg.streamPorts());
+    conn.record.streams = 0;
+    conn.decide(verdict);
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
+    const guard = new SessionGuard(session, {
+      socket: tls,
+      setupTimeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000,
+      keepaliveMs: this.cfg.keepaliveMs,
+      // A refused session lives only long enough to answer its first stream.
+      idleMs: verdict.allow ? this.cfg.idleTimeoutMs ?? 3_600_000 : this.cfg.handshakeTimeoutMs ?? 10_000,
+      expiresAt: peer.expiresAt,
+    });
+    conn.hold();
     session.on('error', () => undefined);
     session.once('remoteSettings', () => session.setLocalWindowSize(MUX_SESSION_WINDOW));
-    session.on('stream', (stream, headers) => this.stream(stream, headers, peer));
+    const summaryKey = `s${++this.sessionSeq}`;
+    session.on('stream', (stream, headers) => {
+      guard.track(stream);
+      conn.record.streams!++;
+      this.stream(stream, headers, peer, summaryKey);
+      // Refused: the first stream is answered (403, so the client knows it is a decision and
+      // does not retry), then the session goes away; one that sends nothing is idle-closed.
+      if (!verdict.allow) session.close();
+    });
     session.once('close', () => {
       this.sessions.delete(session);
-      onClose();
+      conn.record.rx = tls.bytesRead;
+      conn.record.tx = tls.bytesWritten;
+      conn.close(verdict.allow ? guard.ended ?? 'closed' : 'policy-deny');
     });
   }
 
@@ -67,77 +99,49 @@ export class MuxInbound {
     for (const s of this.sessions) s.close();
   }
 
-  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer): void {
+  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, summaryKey: string): void {
     stream.on('error', () => undefined);
     const port = portOf(headers[':authority']);
-    const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port);
-    const record: ConnectionRecord = {
-      direction: 'inbound',
-      localIdentity: this.cfg.localIdentity,
+    const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
+    const conn = this.cfg.pipeline.begin({
       peerIdentity: peer.identity,
       peerSpiffeId: peer.spiffeId,
       tls: true,
       src: peer.src,
-      dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : `${peer.dstHost}:${port}`,
+      dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : endpoint(target.host, target.port),
       port: target instanceof Error ? port ?? 0 : target.port,
       decision: 'deny',
       rule: 'mux',
       reason: '',
-      rx: 0,
-      tx: 0,
-      startedAt: performance.now(),
-      closeReason: '',
-    };
-    const refuse = (status: number, reason: string, closeReason: string) => {
-      record.reason = reason;
-      // A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere.
-      if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: status }, { endStream: true });
-      else stream.close(constants.NGHTTP2_CANCEL);
-      this.cfg.audit.opened(record);
-      record.closeReason = closeReason;
-      this.cfg.audit.closed(record);
-    };
-    if (headers[':method'] !== 'CONNECT') return refuse(405, `stream method ${String(headers[':method'])} is not CONNECT`, 'protocol-error');
-    if (target instanceof Error) return refuse(400, target.message, 'no-target');
-    if (this.cfg.ownPorts().includes(target.port)) return refuse(403, `stream targets the proxy's own port ${target.port}: loop refused`, 'refused');
-    if (!this.cfg.admit()) {
-      this.cfg.metrics?.refusedEarly('inbound', 'limit');
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 503 }, { endStream: true });
-      return;
-    }
-    const decision = this.cfg.policy.current().authorize({ tls: true, identity: peer.identity, spiffeId: peer.spiffeId, address: peer.address }, target.port);
-    record.decision = decision.allow ? (decision.audit ? 'audit' : 'allow') : 'deny';
-    record.rule = decision.rule;
-    if (!decision.allow) {
-      this.cfg.release();
-      return refuse(403, decision.reason, 'policy-deny');
-    }
-    record.reason = decision.reason;
-    this.cfg.audit.opened(record);
-    const app = netConnect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
-    this.cfg.track(app);
-    const timer = setTimeout(() => app.destroy(new Error('timeout')), this.cfg.connectTimeoutMs ?? 5000);
-    const finish = (closeReason: string) => {
-      this.cfg.release();
-      record.rx = app.bytesWritten;
-      record.tx = app.bytesRead;
-      record.closeReason = closeReason;
-      this.cfg.audit.closed(record);
-    };
-    app.once('connect', () => {
-      clearTimeout(timer);
-      if (stream.destroyed) {
-        app.destroy();
-        return finish('peer-closed');
-      }
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 });
-      void splice(app, stream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => finish(r.reason));
     });
-    app.once('error', (e: NodeJS.ErrnoException) => {
-      if (app.listenerCount('connect') === 0) return; // after connect: splice reports it
-      clearTimeout(timer);
-      if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502 }, { endStream: true });
-      finish(`app-connect:${e.code ?? e.message}`);
+    conn.record.summaryKey = summaryKey;
+    const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
+      answer(stream, status);
+      if (rule) conn.record.rule = rule;
+      conn.close(closeReason, reason);
+    };
+    if (headers[':method'] !== 'CONNECT') return refuse(405, 'protocol-error', `stream method ${String(headers[':method'])} is not CONNECT`);
+    if (target instanceof Error) return refuse(400, 'no-target', target.message, 'target');
+    if (this.cfg.ownPorts().includes(target.port)) return refuse(403, 'refused', `stream targets the proxy's own port ${target.port}: loop refused`, 'target');
+    const authenticated = peer.identity !== null || peer.spiffeId !== null;
+    if (!conn.admit() || !conn.classify(authenticated)) return refuse(503, 'limit', 'the inbound connection limit is reached', 'limit');
+    const decision = this.cfg.policy.current().authorize(peerOf(peer), target.port);
+    if (!conn.decide(decision)) return refuse(403, 'policy-deny');
+    void conn.carry({
+      downstream: stream,
+      dial: () => this.cfg.pipeline.dialTcp(target.host, target.port, stream),
+      app: 'upstream',
+      failed: (e) => ({ closeReason: `app-connect:${e.code ?? e.message}` }),
+      abandon: () => answer(stream, 502),
+      connected: () => stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 }),
     });
   }
+}
+
+const peerOf = (p: MuxPeer): Peer => ({ tls: true, identity: p.identity, spiffeId: p.spiffeId, address: p.address });
+
+/** A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere. */
+function answer(stream: ServerHttp2Stream, status: number): void {
+  if (!stream.destroyed && !stream.headersSent) stream.respond({ [constants.HTTP2_HEADER_STATUS]: status }, { endStream: true });
+  else stream.close(constants.NGHTTP2_CANCEL);
 }

@@ -36,6 +36,12 @@ export interface NativeAddon {
    * throws an Error with `code` = the errno name (EBADF, ENOTSOCK, ...) otherwise.
    */
   originalDst(fd: number): OriginalDestination | null;
+  /**
+   * Returns the free memory of glibc's heap to the kernel (malloc_trim(0)): what a burst of
+   * connections left behind once they closed. True when something was released; always false
+   * without glibc. Absent from an addon built before it existed.
+   */
+  mallocTrim?(): boolean;
 }
 
 export interface NativeStatus {

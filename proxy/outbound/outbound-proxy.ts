@@ -5,13 +5,15 @@
  * include the expected identity, or the connection is refused and audited. Unmeshed routes
  * are plain TCP, or refused when unmeshed traffic is denied.
  */
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket, type PeerCertificate } from 'node:tls';
 import type { Logger } from '../../src/telemetry/logger.js';
 import { ConnectionAudit, endpoint } from '../audit.js';
-import { splice } from '../io/splice.js';
+import { ConnectionLimit } from '../io/connection-limit.js';
+import { ConnectionPipeline, type ProxiedConnection } from '../io/connection-pipeline.js';
+import type { SpliceEnd } from '../io/splice.js';
 import type { ProxyMetrics } from '../metrics.js';
-import { parseSubjectAltName } from '../tls/peer-identity.js';
+import { parseSubjectAltName, provePeer } from '../tls/peer-identity.js';
 import type { TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
 import { drain } from '../io/drain.js';
@@ -30,6 +32,8 @@ export interface OutboundProxyConfig {
   handshakeTimeoutMs?: number;
   /** Default 1h. */
   idleTimeoutMs?: number;
+  /** PING keepalive on mux sessions: a silent upstream is replaced within this. Default 20s; 0 disables. */
+  keepaliveMs?: number;
   /** Concurrent outbound connections. Default 10,000. */
   maxConnections?: number;
   /** Resume TLS sessions to upstreams (TLS 1.3 tickets). Default true. */
@@ -56,12 +60,22 @@ export class OutboundProxy {
   private readonly sessions = new Map<string, Buffer>();
   private readonly muxes = new Map<string, MuxClient>();
   private sessionGeneration = -1;
-  private active = 0;
   private readonly sockets = new Set<Socket>();
+  private readonly pipeline: ConnectionPipeline;
 
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly cfg: OutboundProxyConfig) {
+    this.pipeline = new ConnectionPipeline({
+      direction: 'outbound',
+      localIdentity: cfg.localIdentity,
+      limit: new ConnectionLimit(cfg.maxConnections ?? 10_000),
+      audit: cfg.audit,
+      metrics: cfg.metrics,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      track: (s) => this.track(s),
+    });
     // Destinations come and go (pods are replaced): forget the per-destination state of those
     // not dialled for a while, so a long-lived proxy in a churning cluster does not grow.
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -128,109 +142,43 @@ export class OutboundProxy {
 
   /** Handles one app connection bound for `up` (explicit routes and the transparent listener). */
   accept(client: Socket, up: Upstream): void {
-    const startedAt = performance.now();
-    const max = this.cfg.maxConnections ?? 10_000;
-    if (this.active >= max) {
-      this.cfg.metrics?.refusedEarly('outbound', 'limit');
-      client.destroy();
-      return;
-    }
-    const material = this.cfg.tls.current();
-    if (!material) {
-      this.cfg.metrics?.refusedEarly('outbound', 'no-identity');
-      client.destroy();
-      return;
-    }
-    this.active++;
-    this.track(client);
     client.on('error', () => undefined);
-    const record = {
-      direction: 'outbound' as const,
-      localIdentity: this.cfg.localIdentity,
-      // Set to the expected identity once the upstream's certificate has proven it.
-      peerIdentity: null as string | null,
-      expectedIdentity: up.identity,
-      tls: up.identity !== null,
+    const conn = this.pipeline.begin({
       src: endpoint(client.remoteAddress, client.remotePort),
       dst: fmt(up.address),
       port: up.address.port,
-      decision: 'allow' as 'allow' | 'deny',
+      tls: up.identity !== null,
+      // peerIdentity is set to the expected identity once the upstream's certificate has proven it.
+      expectedIdentity: up.identity,
+      decision: 'allow',
       rule: up.rule,
       reason: (up.identity ? `mTLS to ${up.identity}` : 'unmeshed destination: plain TCP') + (up.note ? ` (${up.note})` : ''),
-      rx: 0,
-      tx: 0,
-      startedAt,
-      closeReason: '',
-    };
-    const done = (closeReason: string) => {
-      this.active--;
-      record.rx = client.bytesWritten;
-      record.tx = client.bytesRead;
-      record.closeReason = closeReason;
-      this.cfg.audit.closed(record);
-    };
-    const refuse = (reason: string, closeReason: string) => {
-      record.decision = 'deny';
-      record.reason = reason;
-      client.destroy();
-      this.cfg.audit.opened(record);
-      done(closeReason);
-    };
-
-    if (up.refusal) {
-      refuse(up.refusal, 'refused');
-      return;
+    });
+    if (!conn.admit()) return void client.destroy();
+    if (!this.cfg.tls.current()) {
+      conn.release();
+      this.cfg.metrics?.refusedEarly('outbound', 'no-identity');
+      return void client.destroy();
     }
-    if (up.identity === null && (this.cfg.unmeshed ?? 'allow') === 'deny') {
-      refuse('unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny', 'refused');
-      return;
-    }
-    if (up.identity === null) {
-      const upstream = this.connectPlain(up.address);
-      this.track(upstream);
-      const timer = setTimeout(() => upstream.destroy(new Error('timeout')), this.cfg.connectTimeoutMs ?? 5000);
-      let ready = false;
-      client.once('close', () => ready || upstream.destroy());
-      upstream.once('connect', () => {
-        ready = true;
-        clearTimeout(timer);
-        if (client.destroyed) return upstream.destroy();
-        this.cfg.audit.opened(record);
-        void splice(client, upstream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
-      });
-      upstream.once('error', (e: NodeJS.ErrnoException) => {
-        if (ready) return; // splice reports errors after the connection is up
-        clearTimeout(timer);
-        refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
-      });
-      return;
-    }
+    this.track(client);
+    if (up.refusal) return refuse(conn, client, up.refusal);
+    if (up.identity === null && (this.cfg.unmeshed ?? 'allow') === 'deny') return refuse(conn, client, 'unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny');
     const identity = up.identity;
-    const timeoutMs = (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000);
-    let timedOut = false;
-    const timer = setTimeout(() => (timedOut = true), timeoutMs);
-    this.muxFor(up.address, identity)
-      .dial(up.address.port)
-      .then(
-        (d) => {
-          clearTimeout(timer);
-          if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - startedAt) / 1000, d.resumed);
-          if (timedOut || client.destroyed) {
-            d.stream.destroy();
-            if (timedOut) refuse(`upstream ${fmt(up.address)} did not complete the TLS handshake in time`, 'upstream:timeout');
-            else done('client-closed');
-            return;
-          }
-          record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
-          if (d.multiplexed) record.reason += ' (multiplexed)';
-          this.cfg.audit.opened(record);
-          void splice(client, d.stream, { idleTimeoutMs: this.cfg.idleTimeoutMs }).then((r) => done(r.reason));
-        },
-        (e: NodeJS.ErrnoException) => {
-          clearTimeout(timer);
-          refuse(describeUpstreamError(e, up), `upstream:${e.code ?? e.message}`);
-        },
-      );
+    void conn.carry({
+      downstream: client,
+      dial: identity === null ? () => this.pipeline.dialTcp(up.address.host, up.address.port, client) : () => this.dialMeshed(up.address, identity, conn),
+      app: 'downstream',
+      failed: (e) => ({ decision: 'deny', reason: describeUpstreamError(e, up), closeReason: `upstream:${e.code ?? e.message}` }),
+    });
+  }
+
+  /** A stream or TLS connection to a meshed upstream whose certificate proved `identity`. */
+  private async dialMeshed(address: HostPort, identity: string, conn: ProxiedConnection): Promise<SpliceEnd> {
+    const d = await this.muxFor(address, identity).dial(address.port);
+    if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - conn.record.startedAt) / 1000, d.resumed);
+    conn.record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
+    if (d.multiplexed) conn.record.reason += ' (multiplexed)';
+    return d.stream;
   }
 
   /** The multiplexing dialler for one upstream and expected identity. */
@@ -245,15 +193,23 @@ export class OutboundProxy {
           return t;
         },
         generation: () => this.cfg.tls.current()?.generation ?? 0,
+        certificateExpiry: () => this.cfg.tls.current()?.certificate.notAfter.getTime() ?? null,
+        // One bound for TCP connect plus TLS handshake (plus the peer's SETTINGS, or its answer to a stream).
+        timeoutMs: (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000),
+        keepaliveMs: this.cfg.keepaliveMs,
         multiplex: this.cfg.multiplex ?? true,
+        onSessionOpen: () => {
+          this.cfg.metrics?.outboundSession(1);
+          this.cfg.logger.info({ event: 'mux_session_opened', direction: 'outbound', upstream: fmt(address), identity }, 'multiplexed session opened');
+        },
+        onSessionEnd: (why, streams) => {
+          this.cfg.metrics?.outboundSession(-1);
+          this.cfg.logger.info({ event: 'mux_session_closed', direction: 'outbound', upstream: fmt(address), identity, reason: why, streams }, 'multiplexed session closed');
+        },
       });
       this.muxes.set(key, m);
     }
     return m;
-  }
-
-  private connectPlain(address: HostPort): Socket {
-    return netConnect({ host: address.host, port: address.port, allowHalfOpen: true, noDelay: true });
   }
 
   private connectTls(address: HostPort, identity: string, alpn: string[]): TLSSocket {
@@ -284,8 +240,23 @@ export class OutboundProxy {
   }
 }
 
-/** The server must present `identity` among its DNS SANs (its chain was verified by OpenSSL). */
+function refuse(conn: ProxiedConnection, client: Socket, reason: string): void {
+  conn.record.decision = 'deny';
+  client.destroy();
+  conn.close('refused', reason);
+}
+
+/**
+ * The server must present `identity` among its DNS SANs (its chain was verified by OpenSSL),
+ * in a certificate that is a leaf and whose SPIFFE ID, if any, names the same account.
+ */
 function checkIdentity(identity: string, cert: PeerCertificate): Error | undefined {
+  const proof = provePeer(cert);
+  if ('refusal' in proof) {
+    const err = new Error(`server certificate refused: ${proof.refusal}`) as NodeJS.ErrnoException;
+    err.code = 'ERR_LANYARD_PEER_CERTIFICATE';
+    return err;
+  }
   const names = parseSubjectAltName(cert.subjectaltname);
   if (names.dns.includes(identity)) return undefined;
   const err = new Error(`server identity mismatch: expected ${identity}, certificate names ${names.dns.join(', ') || 'no DNS identity'}`) as NodeJS.ErrnoException;
@@ -294,8 +265,8 @@ function checkIdentity(identity: string, cert: PeerCertificate): Error | undefin
 }
 
 function describeUpstreamError(e: NodeJS.ErrnoException, up: Upstream): string {
-  if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH') return e.message;
-  if (e.message === 'timeout') return `upstream ${fmt(up.address)} did not ${up.identity ? 'complete the TLS handshake' : 'accept'} in time`;
+  if (e.code === 'ERR_LANYARD_IDENTITY_MISMATCH' || e.code === 'ERR_LANYARD_PEER_CERTIFICATE') return e.message;
+  if (e.code === 'timeout') return `upstream ${fmt(up.address)}: ${e.message}`;
   if (e.code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(e.code)) return `upstream certificate rejected: ${e.code}`;
   // Reached, but what answered does not speak TLS for this name (say a proxy with another
   // identity passed our ClientHello through to its plaintext app): not a reachability problem.

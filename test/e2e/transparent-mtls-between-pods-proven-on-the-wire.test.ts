@@ -8,15 +8,18 @@
  * records between A and B and never the request's marker in clear; (3) both proxies' audit
  * lines name the other's identity; (4) an identity B's policy does not allow is refused and
  * audited with the rule; (5) an unmeshed pod reaches B only while B's policy allows
- * unauthenticated peers; (6) the Kubernetes discovery source, fed by the fake API server's
- * watch stream, changes what A's proxy expects without a restart; plus the bad inputs: a
+ * unauthenticated peers; (6) B's proxy delivers to B's own address, so a port B's app bound
+ * to 127.0.0.1 stays private even when the policy admits the peer; (7) a blackholed path
+ * between A and B is found by A's mux keepalive and the session replaced once the path is
+ * back; (8) the Kubernetes discovery source, fed by the fake API server's watch stream,
+ * changes what A's proxy expects without a restart; plus the bad inputs: a
  * direct (not redirected) connection to 4140 is refused, and the proxy's own traffic is never
  * redirected back into itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { E2E_NEEDS, NS_PREFIX } from './support/netns.js';
+import { E2E_NEEDS, NS_PREFIX, sh } from './support/netns.js';
 import { requires } from '../support/requires.js';
 import { curl, identityOf, NamespaceMesh, type MeshPod } from './support/mesh-in-namespaces.js';
 
@@ -41,7 +44,7 @@ beforeAll(async () => {
   await mesh.startControlPlane();
   const policyFile = mesh.writeFile('api-policy.json', policy(false));
   b = await mesh.pod('b', 11, 'api', { LANYARD_PROXY_POLICY_FILE: policyFile });
-  a = await mesh.pod('a', 10, 'web');
+  a = await mesh.pod('a', 10, 'web', { LANYARD_PROXY_KEEPALIVE: '2s' });
   c = await mesh.pod('c', 12, 'intruder');
   d = await mesh.pod('d', 13, null);
 }, 90_000);
@@ -116,7 +119,39 @@ e2e('(5) an unmeshed pod reaches B only while B allows unauthenticated peers', a
   mesh.writeFile('api-policy.json', policy(false));
 });
 
-e2e('(6) Kubernetes discovery changes what A expects, without a restart', async () => {
+e2e('(6) inbound goes to the pod address: a port B bound to 127.0.0.1 is unreachable from A, even when allowed', async () => {
+  const secret = mesh.topo.spawn(b.netns, [process.execPath, '-e', "require('net').createServer((s)=>s.end('loopback secret\\n')).listen(9099,'127.0.0.1',()=>console.log('up'))"]);
+  await new Promise<void>((resolve) => secret.stdout!.once('data', () => resolve()));
+  mesh.writeFile('api-policy.json', JSON.stringify({ default: 'deny', ports: { '8080': { allow: [{ identities: [WEB] }] }, '9099': { allow: [{ identities: [WEB] }] } } }));
+  const loaded = b.proxy!.where({ event: 'policy_loaded' }).length;
+  for (let i = 0; i < 50 && b.proxy!.where({ event: 'policy_loaded' }).length <= loaded; i++) await new Promise((r) => setTimeout(r, 100));
+  try {
+    const res = curl(a, `http://${b.ip}:9099/`, 3);
+    expect(res.body).not.toContain('loopback secret');
+    const line = await b.proxy!.waitFor({ event: 'connection', direction: 'inbound', port: 9099 });
+    expect(line).toMatchObject({ peer_identity: WEB, decision: 'allow', dst: `${b.ip}:9099`, close_reason: 'app-connect:ECONNREFUSED' });
+    // What listens on the pod's address is still reached.
+    expect(curl(a, `http://${b.ip}:8080/public`)).toEqual({ code: 0, body: 'b: GET /public\n' });
+  } finally {
+    secret.kill();
+    mesh.writeFile('api-policy.json', policy(false));
+  }
+});
+
+e2e('(7) a blackholed path from A to B: the mux session is dropped by keepalive, replaced when the path is back', async () => {
+  expect(curl(a, `http://${b.ip}:8080/before-blackhole`)).toEqual({ code: 0, body: 'b: GET /before-blackhole\n' });
+  const closedBefore = a.proxy!.lines.filter((l) => l.event === 'mux_session_closed' && l.reason === 'keepalive-timeout').length;
+  const rules = [['INPUT', '-s'], ['OUTPUT', '-d']];
+  for (const [chain, dir] of rules) sh(['iptables', '-I', chain, dir, a.ip, '-j', 'DROP'], { netns: b.netns });
+  try {
+    await a.proxy!.waitUntil((l) => l.event === 'mux_session_closed' && l.reason === 'keepalive-timeout' && a.proxy!.lines.filter((m) => m.event === 'mux_session_closed' && m.reason === 'keepalive-timeout').length > closedBefore);
+  } finally {
+    for (const [chain, dir] of rules) sh(['iptables', '-D', chain, dir, a.ip, '-j', 'DROP'], { netns: b.netns });
+  }
+  expect(curl(a, `http://${b.ip}:8080/after-blackhole`)).toEqual({ code: 0, body: 'b: GET /after-blackhole\n' });
+});
+
+e2e('(8) Kubernetes discovery changes what A expects, without a restart', async () => {
   // B's pod now claims another service account: A asks for api-v2 (SNI), which B's proxy is
   // not, so B passes the TLS through to its app and A's handshake fails: refused, no data.
   await mesh.kube({ op: 'setServiceAccount', namespace: 'default', name: 'b', sa: 'api-v2' });

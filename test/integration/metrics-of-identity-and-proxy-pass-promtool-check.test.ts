@@ -2,9 +2,8 @@
  * What Prometheus scrapes is valid exposition by Prometheus's own linter: `promtool check
  * metrics` on the real /metrics of a running `lanyard identity` process (after it served
  * Certify, so the counters have samples) and of running `lanyard proxy` processes (after a
- * connection through them). For the proxy, every metric of the alert rules' contract that
- * it exports has the agreed type; the check holds for the proxy's names today and for
- * Linkerd's names once the proxy exports them.
+ * connection through them). The proxy exports every metric of the alert rules' contract,
+ * with the agreed type.
  */
 import { Mesh, httpGet } from '../support/mesh-harness.js';
 import { startIdentityProcess } from '../support/identity-process.js';
@@ -45,6 +44,7 @@ promtoolTest('proxy /metrics pass promtool check metrics, with the contract type
       const exported = types(text);
       const present = Object.entries(PROXY_METRICS_CONTRACT).filter(([name]) => exported.has(name));
       for (const [name, type] of present) expect({ name, type: exported.get(name) }).toEqual({ name, type });
+      expect(present.map(([name]) => name)).toEqual(Object.keys(PROXY_METRICS_CONTRACT));
       console.log(`proxy ${proxy.name}: ${exported.size} metric families, contract metrics present: ${present.map(([n]) => n).join(', ') || 'none yet'}`);
     }
   } finally {

@@ -5,7 +5,7 @@
  * plaintext client; neither reaches the application. Under all-unauthenticated the same
  * clients are let through, unauthenticated.
  */
-import { Mesh, identityOf, httpGet, metric, openssl, tcpExchange, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, identityOf, httpGet, metric, openssl, tcpExchange, type ProxyProcess, type TcpApp, metricSum } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const REQUEST = 'GET /plain HTTP/1.0\r\n\r\n';
@@ -55,7 +55,9 @@ describe('all-authenticated', () => {
 
     const line = await strict.waitForLog({ event: 'connection', tls: false, decision: 'deny' });
     expect(line).toMatchObject({ peer_identity: 'unauthenticated', rule: 'default:all-authenticated', reason: 'peer is not authenticated', close_reason: 'policy-deny' });
-    expect(await metric(strict.admin, 'lanyard_proxy_connections_opened_total', { direction: 'inbound', peer_identity: 'unauthenticated', decision: 'deny' })).toBe(2);
+    // Both denials counted: the TLS client without a certificate, and this one.
+    expect(await metricSum(strict.admin, 'inbound_tcp_authz_deny_total', { srv_name: 'default:all-authenticated' })).toBe(2);
+    expect(await metric(strict.admin, 'inbound_tcp_authz_deny_total', { tls: 'no_identity', target_addr: `127.0.0.1:${strictApp.port}` })).toBe(1);
     expect(await metric(strict.admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'plaintext' })).toBe(1);
   });
 

@@ -34,7 +34,8 @@ test('request succeeds and both audit lines name the other identity, field by fi
     peer_identity: WEB,
     peer_spiffe_id: 'spiffe://cluster.local/ns/default/sa/web',
     tls: true,
-    dst: `127.0.0.1:${api.inbound}`,
+    // Where the bytes went (the stream named api's inbound port; explicit mode delivers to the app).
+    dst: `127.0.0.1:${apiPort}`,
     port: apiPort,
     decision: 'allow',
     rule: 'default:all-authenticated',
@@ -68,8 +69,12 @@ test('/identity, /ready and /metrics describe the workload', async () => {
   expect((id.anchors as { fingerprint_sha256: string }[])[0].fingerprint_sha256).toBe(mesh.identity.pki.anchorCert.fingerprint256);
   expect((await fetch(`http://127.0.0.1:${web.admin}/ready`)).status).toBe(200);
   const metrics = await (await fetch(`http://127.0.0.1:${api.admin}/metrics`)).text();
-  expect(metrics).toContain(`lanyard_proxy_connections_opened_total{direction="inbound",peer_identity="${WEB}",decision="allow"}`);
-  expect(metrics).toMatch(/lanyard_proxy_identity_cert_expiry_timestamp_seconds \d+/);
+  // Linkerd's names and labels where linkerd2-proxy measures the same thing.
+  expect(metrics).toMatch(new RegExp(`^tcp_open_total\\{direction="inbound",peer="src",tls="true",client_id="${WEB.replace(/\./g, '\\.')}"\\} \\d+$`, 'm'));
+  expect(metrics).toMatch(new RegExp(`^inbound_tcp_authz_allow_total\\{target_addr="127\\.0\\.0\\.1:${apiPort}",srv_name="default:all-authenticated",tls="true",client_id="${WEB.replace(/\./g, '\\.')}",authz_name="default:all-authenticated"\\} \\d+$`, 'm'));
+  expect(metrics).toMatch(/^identity_cert_expiration_timestamp_seconds \d+/m);
+  expect(metrics).toMatch(/^lanyard_proxy_ready 1$/m);
+  expect(metrics).toMatch(/^lanyard_build_info\{version="[^"]+",node_version="[^"]+",component="proxy"\} 1$/m);
   expect(metrics).toMatch(/lanyard_proxy_inbound_detect_total\{outcome="tls-local"\} \d+/);
   expect(metrics).toMatch(/lanyard_proxy_tls_handshake_duration_seconds_count\{direction="inbound"\} \d+/);
 });

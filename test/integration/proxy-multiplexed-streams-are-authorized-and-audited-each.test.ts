@@ -90,3 +90,17 @@ test('the application being down answers 502 and is audited', async () => {
   const line = await api.waitForLog({ event: 'connection', close_reason: 'app-connect:ECONNREFUSED' });
   expect(line).toMatchObject({ peer_identity: WEB, decision: 'allow' });
 });
+
+test('the audit says where the bytes went: a stream naming port 22 is delivered to the app port, and dst says so', async () => {
+  mesh = await Mesh.start();
+  const appPort = await mesh.app('api');
+  const api = await mesh.proxy({ name: 'api', sa: 'api', env: { LANYARD_PROXY_APP_PORT: String(appPort) } });
+  const leaf = await workloadLeaf({ issuerCert: mesh.identity.pki.issuerCert, issuerKey: mesh.identity.pki.issuerKey, ns: 'default', sa: 'web' });
+  const s = await muxSession(api.inbound, leaf, mesh.identity.pki.anchor.certPem);
+  const r = await open(s, 'CONNECT', '127.0.0.1:22', 'GET /ssh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  expect(r.status).toBe(200);
+  expect(r.data).toMatch(/api: GET \/ssh\n$/);
+  s.close();
+  const line = await api.waitForLog({ event: 'connection', close_reason: 'eof' });
+  expect(line).toMatchObject({ dst: `127.0.0.1:${appPort}`, port: appPort, peer_identity: WEB });
+});

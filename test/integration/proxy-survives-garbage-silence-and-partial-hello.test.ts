@@ -7,7 +7,7 @@
  * of it leaks a slot or a file descriptor, and mTLS keeps working.
  */
 import { randomBytes } from 'node:crypto';
-import { Mesh, captureClientHello, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, captureClientHello, identityOf, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp, openConnections } from '../support/mesh-harness.js';
 import { connect } from 'node:net';
 
 const ROUNDS = 20;
@@ -128,6 +128,11 @@ test('a partial ClientHello, then FIN, is passed on as plaintext, FIN included',
 
 test('a partial ClientHello, then a reset, is peer-closed and counted', async () => {
   const part = (await captureClientHello({ servername: identityOf('default', 'api') })).subarray(0, 42);
+  // A reset discards what the proxy had not read yet: on a busy machine some of the 42 bytes
+  // never reach it, and the line says the connection closed before sending anything.
+  const reasons = ['closed after 42 bytes, before the protocol was known', 'closed before sending anything'];
+  const lines = () => api.logs.filter((l) => l.event === 'connection' && reasons.includes(String(l.reason)));
+  const before = lines().length;
   await Promise.all(
     Array.from({ length: ROUNDS }, () => new Promise<void>((resolve) => {
       const s = connect({ host: '127.0.0.1', port: api.inbound }, () => {
@@ -138,13 +143,15 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
       s.once('close', () => resolve());
     })),
   );
-  const reason = 'closed after 42 bytes, before the protocol was known';
-  await waitUntil(() => api.where({ reason }).length === ROUNDS, 'an audit line per reset connection');
-  expect(api.where({ reason })[0]).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  await waitUntil(() => lines().length === before + ROUNDS, 'an audit line per reset connection');
+  const reset = lines().slice(before);
+  for (const line of reset) expect(line).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  expect(reset.some((l) => l.reason === reasons[0])).toBe(true);
 });
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
-  await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_connections_active', { direction: 'inbound' })) === 0, 'no active inbound connection');
+  // Nothing but web's multiplexed session from the warm-up, which a session holds until idle.
+  await waitUntil(async () => (await openConnections(api.admin, 'inbound')) === 1, 'no active inbound connection but the session');
   await waitUntil(() => api.openFds() <= baselineFds + 2, `fds back to the baseline of ${baselineFds}`);
   expect(api.alive()).toBe(true);
   const r = await tcpExchange(web.outbound[0], 'still here', { end: true });

@@ -3,7 +3,7 @@
  * API): LANYARD_PROXY_OUTBOUND_UNMESHED=allow carries it as plain TCP, audited `tls:false`;
  * `deny` refuses it before anything is dialled, audited `decision: deny`.
  */
-import { Mesh, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { Mesh, metric, tcpExchange, waitUntil, type ProxyProcess, type TcpApp, openConnections } from '../support/mesh-harness.js';
 
 let mesh: Mesh;
 let app: TcpApp;
@@ -38,7 +38,7 @@ test('allow: plain TCP to the unmeshed destination, audited without TLS', async 
     bytes_rx: 9,
     close_reason: 'eof',
   });
-  expect(await metric(allowing.admin, 'lanyard_proxy_connections_opened_total', { direction: 'outbound', peer_identity: 'unauthenticated', decision: 'allow' })).toBe(1);
+  expect(await metric(allowing.admin, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'no_identity', no_tls_reason: 'not_provided_by_service_discovery' })).toBe(1);
 });
 
 test('deny: refused before the destination is dialled, audited as a deny', async () => {
@@ -63,6 +63,6 @@ test('deny: refused before the destination is dialled, audited as a deny', async
   await new Promise((r) => setTimeout(r, 200));
   expect(app.received.length).toBe(before);
   expect(await metric(denying.admin, 'lanyard_proxy_connections_closed_total', { direction: 'outbound', decision: 'deny', reason: 'refused' })).toBe(1);
-  await waitUntil(async () => (await metric(denying.admin, 'lanyard_proxy_connections_active', { direction: 'outbound' })) === 0, 'no active outbound connection');
+  await waitUntil(async () => (await openConnections(denying.admin, 'outbound')) === 0, 'no active outbound connection');
   expect(denying.alive()).toBe(true);
 });

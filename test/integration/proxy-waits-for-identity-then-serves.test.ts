@@ -49,7 +49,7 @@ test('without an identity service: not ready, says why, and accepts nothing', as
   expect(await ready.text()).toMatch(/^not ready: waiting for identity \(Certify failed: UNAVAILABLE/);
   expect((await fetch(`http://127.0.0.1:${adminPort}/live`)).status).toBe(200);
   expect(await tryConnect(inboundPort)).toBe('ECONNREFUSED');
-  expect(await metric(adminPort, 'lanyard_proxy_identity_refreshes_total', { result: 'failure' })).toBeGreaterThanOrEqual(1);
+  expect(await metric(adminPort, 'lanyard_proxy_identity_refreshes_total', { result: 'error' })).toBeGreaterThanOrEqual(1);
   expect(api.where({ event: 'proxy_ready' })).toHaveLength(0);
   expect(api.alive()).toBe(true);
 });
@@ -63,7 +63,7 @@ test('once the identity service comes up on that address, the proxy becomes read
   expect(api.inbound).toBe(inboundPort);
 
   expect((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status).toBe(200);
-  expect(await metric(adminPort, 'lanyard_proxy_identity_refreshes_total', { result: 'success' })).toBe(1);
+  expect(await metric(adminPort, 'lanyard_proxy_identity_refreshes_total', { result: 'ok' })).toBe(1);
 
   // mTLS from a peer that got its own certificate from the late identity service.
   const web = await mesh.proxy({

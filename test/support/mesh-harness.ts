@@ -3,8 +3,10 @@
  * real `lanyard proxy` processes, and tiny HTTP applications. Every port is ephemeral;
  * proxies report theirs in the `proxy_ready` log line.
  */
+import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject, type X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, webcrypto, type KeyObject, type X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
 import { createServer, request, type Server } from 'node:http';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +50,8 @@ export interface StartProxyOptions {
   env?: Record<string, string>;
   /** Resolve before the proxy is ready (for tests of the waiting state). */
   noWait?: boolean;
+  /** Run it through proxy/bin/lanyard-proxy (the sidecar's node and malloc settings), as deployed. */
+  launcher?: boolean;
 }
 
 export class Mesh {
@@ -143,7 +147,7 @@ export class Mesh {
       LANYARD_LOG_LEVEL: 'debug',
       ...o.env,
     };
-    const p = spawnProxy(o.name, env);
+    const p = spawnProxy(o.name, env, o.launcher ? [join(ROOT, 'proxy', 'bin', 'lanyard-proxy')] : undefined);
     this.procs.push(p.proc);
     if (!o.noWait) await p.ready;
     return p.proc;
@@ -158,8 +162,9 @@ export class Mesh {
   }
 }
 
-export function spawnProxy(name: string, env: Record<string, string>): { proc: ProxyProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'proxy'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnProxy(name: string, env: Record<string, string>, argv?: string[]): { proc: ProxyProcess; ready: Promise<void> } {
+  const [cmd, ...args] = argv ?? [process.execPath, CLI, 'proxy'];
+  const child = spawn(cmd, args, { env: argv ? { LANYARD_NODE: process.execPath, ...env } : env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const waiters: { match: LogLine; resolve: (l: LogLine) => void }[] = [];
   let buf = '';
@@ -274,7 +279,24 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, what: st
   }
 }
 
-/** One sample from the proxy's /metrics, e.g. metric(admin, 'lanyard_proxy_connections_active', { direction: 'inbound' }); 0 when absent. */
+/** The sum of every series of `name` whose labels include `labels` (0 when none), e.g. tcp_open_connections{direction="inbound"}. */
+export async function metricSum(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = (m[2] ?? '').split(',');
+    if (want.every((w) => have.includes(w))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** Connections, streams and sessions open now in `direction` (Linkerd's tcp_open_connections, summed). */
+export const openConnections = (adminPort: number, direction: 'inbound' | 'outbound'): Promise<number> => metricSum(adminPort, 'tcp_open_connections', { direction });
+
+/** One sample from the proxy's /metrics, e.g. metric(admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'timeout' }); 0 when absent. */
 export async function metric(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -310,6 +332,40 @@ export async function workloadLeaf(o: { issuerCert: X509Certificate; issuerKey: 
     notAfter: o.notAfter ?? new Date(Date.now() + 3_600_000),
   });
   return { certPem: encodePem('CERTIFICATE', der), keyPem: (kp.privateKey as KeyObject).export({ format: 'pem', type: 'pkcs8' }).toString(), chainPem: o.issuerCert.toString() };
+}
+
+/**
+ * A client leaf the identity service would never issue, signed by `issuerCert`: any DNS and
+ * URI SANs (SPIFFE-only, DNS and SPIFFE naming different accounts), or CA:TRUE.
+ */
+export async function unusualLeaf(o: { issuerCert: X509Certificate; issuerKey: KeyObject; dns?: string[]; uris?: string[]; ca?: boolean }): Promise<LeafPem> {
+  const crypto = webcrypto as unknown as webcrypto.Crypto;
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const signingKey = await crypto.subtle.importKey('pkcs8', o.issuerKey.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const names = [...(o.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(o.uris ?? []).map((value) => ({ type: 'url' as const, value }))];
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+      subject: [],
+      issuer: new x509.X509Certificate(o.issuerCert.raw).subjectName,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3_600_000),
+      publicKey: keys.publicKey,
+      signingKey,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension(names, true),
+        new x509.BasicConstraintsExtension(o.ca === true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (o.ca ? x509.KeyUsageFlags.keyCertSign : 0), true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]),
+        await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(o.issuerCert.raw), false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const keyDer = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { certPem: cert.toString('pem') + '\n', keyPem: encodePem('PRIVATE KEY', keyDer), chainPem: o.issuerCert.toString() };
 }
 
 export interface OpensslResult {

@@ -1,8 +1,9 @@
 /*
- * lanyard_native: Lanyard's only native code (DESIGN.md §1). Two functions Node cannot do
- * fast or at all: ecdsaVerify (CSR self-signatures, ecdsa-verify.c) and originalDst
- * (SO_ORIGINAL_DST for the transparent proxy, original-dst.c). Loaded by index.ts; every
- * caller has a pure-Node fallback or a clear error when the addon is not built.
+ * lanyard_native: Lanyard's only native code (DESIGN.md §1). Functions Node cannot do fast
+ * or at all: ecdsaVerify (CSR self-signatures, ecdsa-verify.c), originalDst (SO_ORIGINAL_DST
+ * for the transparent proxy, original-dst.c) and mallocTrim (giving the memory of a burst of
+ * connections back to the kernel, malloc-trim.c). Loaded by index.ts; every caller has a
+ * pure-Node fallback or a clear error when the addon is not built.
  */
 #include "args.h"
 
@@ -14,6 +15,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"ecdsaVerify", NULL, lanyard_ecdsa_verify, NULL, NULL, NULL, napi_enumerable, NULL},
       {"originalDst", NULL, lanyard_original_dst, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, lanyard_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

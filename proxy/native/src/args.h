@@ -32,6 +32,7 @@ int lanyard_get_fd(napi_env env, napi_value value, const char *name, int *out);
 
 napi_value lanyard_ecdsa_verify(napi_env env, napi_callback_info info);
 napi_value lanyard_original_dst(napi_env env, napi_callback_info info);
+napi_value lanyard_malloc_trim(napi_env env, napi_callback_info info);
 int lanyard_ecdsa_init(void);
 
 #endif

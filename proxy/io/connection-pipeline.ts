@@ -1,0 +1,175 @@
+/**
+ * The contract every proxied connection keeps, written once: a slot against the limit, one
+ * record, a bounded connect, the splice, and exactly one audit open and one audit close,
+ * whatever path the connection took and wherever it ended. InboundProxy, MuxInbound and
+ * OutboundProxy say only what is specific to them (how the peer is known, what it is
+ * allowed, where it goes); the record they leave behind is written here.
+ */
+import type { Socket } from 'node:net';
+import type { ConnectionAudit, ConnectionRecord } from '../audit.js';
+import type { Direction, ProxyMetrics } from '../metrics.js';
+import type { Decision } from '../policy/peer.js';
+import type { ConnectionLimit, Slot } from './connection-limit.js';
+import { dialTcp } from './dial.js';
+import { splice, type SpliceEnd } from './splice.js';
+
+export interface PipelineConfig {
+  direction: Direction;
+  localIdentity: string;
+  limit: ConnectionLimit;
+  audit: ConnectionAudit;
+  metrics?: ProxyMetrics;
+  /** TCP connect timeout (to the application, or a plain upstream). Default 5s. */
+  connectTimeoutMs?: number;
+  /** Close a spliced connection idle this long. Default 1h; 0 disables. */
+  idleTimeoutMs?: number;
+  /** Every socket the pipeline makes, so shutdown can drain it. */
+  track: (s: Socket) => void;
+}
+
+/** Where a connection came from and is going, and its verdict until one is made. */
+export type Opening = Pick<ConnectionRecord, 'src' | 'dst' | 'port' | 'tls' | 'decision' | 'rule' | 'reason'> &
+  Partial<Pick<ConnectionRecord, 'peerIdentity' | 'peerSpiffeId' | 'expectedIdentity'>>;
+
+/** How a connect that failed is audited. */
+export interface ConnectFailure {
+  closeReason: string;
+  reason?: string;
+  decision?: 'deny';
+}
+
+export interface CarryOptions {
+  /** The side that dialled us. */
+  downstream: SpliceEnd;
+  /** Makes the other side; must settle within a bound (dialTcp, MuxClient.dial). */
+  dial: () => Promise<SpliceEnd>;
+  /** Which side is the application's TCP socket: bytes are counted on it. */
+  app: 'downstream' | 'upstream';
+  failed: (e: NodeJS.ErrnoException) => ConnectFailure;
+  /** Tells the downstream the connect failed. Default: destroy it (a stream answers a status instead). */
+  abandon?: () => void;
+  /** Runs once the upstream is connected, before a byte moves (answer a stream 200, replay bytes). */
+  connected?: (upstream: SpliceEnd) => void;
+}
+
+/** Close reason when the side that dialled us left before the other side was connected. */
+const LEFT_EARLY: Record<Direction, string> = { inbound: 'peer-closed', outbound: 'client-closed' };
+
+export class ConnectionPipeline {
+  constructor(readonly cfg: PipelineConfig) {}
+
+  begin(o: Opening): ProxiedConnection {
+    return new ProxiedConnection(this.cfg, o);
+  }
+
+  /** A TCP connection within the connect timeout; abandoned if `cancelWith` closes first. */
+  dialTcp(host: string, port: number, cancelWith?: SpliceEnd): Promise<Socket> {
+    return dialTcp({ host, port, timeoutMs: this.cfg.connectTimeoutMs ?? 5000, cancelWith, onSocket: this.cfg.track });
+  }
+}
+
+export class ProxiedConnection {
+  readonly record: ConnectionRecord;
+  private slot: Slot | null = null;
+  private state: 'new' | 'open' | 'closed' = 'new';
+
+  constructor(
+    private readonly cfg: PipelineConfig,
+    o: Opening,
+  ) {
+    this.record = {
+      direction: cfg.direction,
+      localIdentity: cfg.localIdentity,
+      peerIdentity: null,
+      peerSpiffeId: null,
+      rx: 0,
+      tx: 0,
+      startedAt: performance.now(),
+      closeReason: '',
+      ...o,
+    };
+  }
+
+  /** Takes a slot; false (counted, never audited: nothing was decided) at the limit. */
+  admit(): boolean {
+    this.slot = this.cfg.limit.admit();
+    if (!this.slot) this.cfg.metrics?.refusedEarly(this.cfg.direction, 'limit');
+    return this.slot !== null;
+  }
+
+  /**
+   * The peer is now known: false (the slot is freed, the refusal counted, nothing audited) when
+   * it is unauthenticated and unauthenticated peers already hold their whole share of the limit.
+   */
+  classify(authenticated: boolean): boolean {
+    if (this.slot?.classify(authenticated) ?? true) return true;
+    this.cfg.metrics?.refusedEarly(this.cfg.direction, 'unauthenticated-share');
+    return false;
+  }
+
+  /** Counts it as open without carrying anything (a mux session: its streams are carried). */
+  hold(): void {
+    this.open();
+  }
+
+  /** Records the policy's verdict; returns whether it allows. */
+  decide(d: Decision, reason = d.reason): boolean {
+    this.record.decision = d.allow ? (d.audit ? 'audit' : 'allow') : 'deny';
+    this.record.rule = d.rule;
+    this.record.reason = reason;
+    // A session's verdict only says whether streams may follow; each stream is counted.
+    if (this.cfg.direction === 'inbound' && this.record.streams === undefined) this.cfg.metrics?.authorized(this.record, d);
+    return d.allow;
+  }
+
+  /** Connects the other side (bounded by `dial`), splices, and closes the record. */
+  async carry(o: CarryOptions): Promise<void> {
+    let upstream: SpliceEnd;
+    try {
+      upstream = await o.dial();
+    } catch (e) {
+      if (o.downstream.destroyed) return this.close(LEFT_EARLY[this.cfg.direction]);
+      const f = o.failed(e as NodeJS.ErrnoException);
+      if (f.decision) this.record.decision = f.decision;
+      if (f.reason !== undefined) this.record.reason = f.reason;
+      if (o.abandon) o.abandon();
+      else o.downstream.destroy();
+      return this.close(f.closeReason);
+    }
+    if (o.downstream.destroyed) {
+      upstream.destroy();
+      return this.close(LEFT_EARLY[this.cfg.direction]);
+    }
+    o.connected?.(upstream);
+    this.open();
+    const app = (o.app === 'upstream' ? upstream : o.downstream) as SpliceEnd & Partial<Pick<Socket, 'bytesRead' | 'bytesWritten'>>;
+    const peer = o.app === 'upstream' ? o.downstream : upstream;
+    const result = await splice(app, peer, { idleTimeoutMs: this.cfg.idleTimeoutMs });
+    // Bytes the application was sent came from the peer (rx); what it sent went to the peer (tx).
+    this.record.rx = app.bytesWritten ?? 0;
+    this.record.tx = app.bytesRead ?? 0;
+    this.close(result.reason);
+  }
+
+  /** Audits the close (and the open, if it never opened) and frees the slot. Idempotent. */
+  close(closeReason: string, reason?: string): void {
+    if (this.state === 'closed') return;
+    if (reason !== undefined) this.record.reason = reason;
+    this.open();
+    this.state = 'closed';
+    this.record.closeReason = closeReason;
+    this.cfg.audit.closed(this.record);
+    this.slot?.release();
+  }
+
+  /** Frees the slot without a record (a connection handed over as a session, counted there). */
+  release(): void {
+    this.slot?.release();
+  }
+
+  private open(): void {
+    if (this.state !== 'new') return;
+    this.state = 'open';
+    this.cfg.audit.opened(this.record);
+  }
+}
