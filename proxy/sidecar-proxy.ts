@@ -28,6 +28,7 @@ import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
 import { checkNodeInternals } from './node-internals.js';
 import { MemoryRelief } from './io/memory-relief.js';
+import { AppProber } from './probes/app-prober.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -110,6 +111,8 @@ export class SidecarProxy {
       registry: this.registry,
       ready: () => this.readiness(),
       routes: { '/identity': () => this.describeIdentity() },
+      // Answered from the start: the app's probes do not wait for the proxy's certificate.
+      textRoutes: new AppProber({ probes: cfg.appProbes, host: cfg.podIp, logger: deps.logger }).routes(),
     });
   }
 

@@ -10,6 +10,7 @@ import type { InjectConfig } from './inject-config.js';
 import { applyPatch, escapeToken, type PatchOp } from './json-patch.js';
 import { BUNDLE_FINGERPRINT_ANNOTATION, FOREIGN_PROXY_CONTAINERS, INIT_CONTAINER, INJECT_ANNOTATION, PROXY_CONTAINER, PROXY_VERSION_ANNOTATION } from './mesh-names.js';
 import { initContainer, proxyContainer, SIDECAR_VOLUME_NAMES, sidecarVolumes } from './sidecar-spec.js';
+import { injectedProbes, restoreProbes, rewriteProbes } from './app-probes.js';
 
 type Named = { name?: string; [k: string]: unknown };
 export interface PodTemplate {
@@ -66,12 +67,16 @@ function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
   else if (!t.metadata.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: annotations });
   else for (const [k, v] of Object.entries(annotations)) ops.push({ op: 'add', path: `/metadata/annotations/${escapeToken(k)}`, value: v });
 
+  // The kubelet's probes go to the proxy's admin port, which runs them (app-probes.ts).
+  const probes = rewriteProbes(spec.containers ?? []);
+  ops.push(...probes.ops);
+  const proxy = proxyContainer(cfg, probes.probes);
   // lanyard-init goes first, so that the app's own init containers already run meshed.
-  const inits = cfg.nativeSidecar ? [initContainer(cfg), proxyContainer(cfg)] : [initContainer(cfg)];
+  const inits = cfg.nativeSidecar ? [initContainer(cfg), proxy] : [initContainer(cfg)];
   if (!spec.initContainers) ops.push({ op: 'add', path: '/spec/initContainers', value: inits });
   else inits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
   // Last, so that `kubectl logs` and `kubectl exec` still default to the app's container.
-  if (!cfg.nativeSidecar) ops.push({ op: 'add', path: '/spec/containers/-', value: proxyContainer(cfg) });
+  if (!cfg.nativeSidecar) ops.push({ op: 'add', path: '/spec/containers/-', value: proxy });
 
   const volumes = sidecarVolumes(cfg);
   if (!spec.volumes) ops.push({ op: 'add', path: '/spec/volumes', value: volumes });
@@ -85,7 +90,10 @@ function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
  * is therefore not restored).
  */
 export function planUninjection(t: PodTemplate): PatchOp[] {
-  const ops: PatchOp[] = [];
+  const containers = t.spec?.containers ?? [];
+  const proxy = [...(t.spec?.initContainers ?? []), ...containers].find((c) => c.name === PROXY_CONTAINER);
+  // First, while the containers' indices are still those of the template.
+  const ops: PatchOp[] = restoreProbes(containers, injectedProbes(proxy));
   const dropNamed = (path: string, list: Named[] | undefined, names: readonly string[]) => {
     if (!list) return;
     const idx = list.map((c, i) => (names.includes(c.name ?? '') ? i : -1)).filter((i) => i >= 0);
@@ -94,7 +102,6 @@ export function planUninjection(t: PodTemplate): PatchOp[] {
     for (const i of idx.reverse()) ops.push({ op: 'remove', path: `${path}/${i}` });
   };
   dropNamed('/spec/initContainers', t.spec?.initContainers, [INIT_CONTAINER, PROXY_CONTAINER]);
-  const containers = t.spec?.containers ?? [];
   const proxyAt = containers.findIndex((c) => c.name === PROXY_CONTAINER);
   if (proxyAt >= 0 && containers.length > 1) ops.push({ op: 'remove', path: `/spec/containers/${proxyAt}` });
   dropNamed('/spec/volumes', t.spec?.volumes, SIDECAR_VOLUME_NAMES);

@@ -7,6 +7,8 @@
  * rotation reaches running pods without a restart (Linkerd's #13613 is the env-copy bug).
  */
 import type { InjectConfig } from './inject-config.js';
+import type { AppProbeEntry } from '../../proxy/probes/app-probes.js';
+import { APP_PROBES_ENV } from './app-probes.js';
 import { IMAGE_LANYARD, IMAGE_PROXY, INIT_CONTAINER, PATHS, PORTS, PROXY_CONTAINER, PROXY_UID, TOKEN_FILE, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, VOLUMES } from './mesh-names.js';
 
 type Json = Record<string, unknown>;
@@ -50,7 +52,8 @@ export function initContainer(cfg: InjectConfig): Json {
   };
 }
 
-export function proxyContainer(cfg: InjectConfig): Json {
+/** `appProbes`: the app's probes moved to the admin port (app-probes.ts), which the proxy runs. */
+export function proxyContainer(cfg: InjectConfig, appProbes: Record<string, AppProbeEntry> = {}): Json {
   const suffix = `.serviceaccount.identity.${cfg.controlNamespace}.${cfg.trustDomain}`;
   const probe = (path: string): Json => ({ httpGet: { path, port: PORTS.proxyAdmin }, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 });
   const container: Json = {
@@ -79,6 +82,7 @@ export function proxyContainer(cfg: InjectConfig): Json {
       env('LANYARD_TRUST_DOMAIN', cfg.trustDomain),
       env('LANYARD_CONTROL_NAMESPACE', cfg.controlNamespace),
       env('LANYARD_LOG_LEVEL', cfg.logLevel),
+      ...(Object.keys(appProbes).length ? [env(APP_PROBES_ENV, JSON.stringify(appProbes))] : []),
     ],
     ports: [
       { name: 'lanyard-proxy', containerPort: PORTS.proxyInbound, protocol: 'TCP' },
