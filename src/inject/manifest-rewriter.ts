@@ -56,6 +56,8 @@ export function planObject(obj: unknown, mode: RewriteMode, reports: RewriteRepo
   }
   const owner = path.length ? (obj as { metadata?: PodTemplate['metadata'] }).metadata : undefined;
   const d = planInjection(template, mode.inject, owner);
+  // Nothing is printed rather than a pod meshed otherwise than its annotations ask.
+  if (d.action === 'refuse') throw new ManifestError(`${workload}: ${d.reason}`);
   if (d.action !== 'inject') {
     reports.push({ workload, outcome: d.action === 'skip' ? 'skipped' : 'unchanged', reason: d.reason });
     return [];

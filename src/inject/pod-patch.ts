@@ -11,6 +11,7 @@ import { applyPatch, escapeToken, type PatchOp } from './json-patch.js';
 import { BUNDLE_FINGERPRINT_ANNOTATION, FOREIGN_PROXY_CONTAINERS, INIT_CONTAINER, INJECT_ANNOTATION, PROXY_CONTAINER, PROXY_VERSION_ANNOTATION } from './mesh-names.js';
 import { initContainer, proxyContainer, SIDECAR_VOLUME_NAMES, sidecarVolumes } from './sidecar-spec.js';
 import { injectedProbes, restoreProbes, rewriteProbes } from './app-probes.js';
+import { skipPortsOf, type SkipPorts } from './skip-ports.js';
 
 type Named = { name?: string; [k: string]: unknown };
 export interface PodTemplate {
@@ -22,7 +23,9 @@ export interface PodTemplate {
 export type InjectDecision =
   | { action: 'inject'; ops: PatchOp[]; update: boolean }
   | { action: 'unchanged'; reason: string }
-  | { action: 'skip'; reason: string };
+  | { action: 'skip'; reason: string }
+  /** The pod asks for something injection cannot do (a malformed annotation): neither mesh it wrongly nor pass it unmeshed. */
+  | { action: 'refuse'; reason: string };
 
 const OUR_ANNOTATIONS = [PROXY_VERSION_ANNOTATION, BUNDLE_FINGERPRINT_ANNOTATION];
 
@@ -50,15 +53,17 @@ export function isInjected(t: PodTemplate): boolean {
 export function planInjection(t: PodTemplate, cfg: InjectConfig, owner?: PodTemplate['metadata']): InjectDecision {
   const reason = skipReason(t, owner);
   if (reason) return { action: 'skip', reason };
-  if (!isInjected(t)) return { action: 'inject', ops: injectOps(t, cfg), update: false };
+  const skip = skipPortsOf(t.metadata?.annotations);
+  if ('error' in skip) return { action: 'refuse', reason: skip.error };
+  if (!isInjected(t)) return { action: 'inject', ops: injectOps(t, cfg, skip), update: false };
   const undo = planUninjection(t);
   const base = applyPatch(t, undo);
-  const redo = injectOps(base, cfg);
+  const redo = injectOps(base, cfg, skip);
   if (sameJson(applyPatch(base, redo), t)) return { action: 'unchanged', reason: 'already injected with these values' };
   return { action: 'inject', ops: [...undo, ...redo], update: true };
 }
 
-function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
+function injectOps(t: PodTemplate, cfg: InjectConfig, skip: SkipPorts): PatchOp[] {
   const spec = t.spec!;
   const annotations: Record<string, string> = { [PROXY_VERSION_ANNOTATION]: cfg.proxyVersion };
   if (cfg.bundleFingerprint) annotations[BUNDLE_FINGERPRINT_ANNOTATION] = cfg.bundleFingerprint;
@@ -72,7 +77,8 @@ function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
   ops.push(...probes.ops);
   const proxy = proxyContainer(cfg, probes.probes);
   // lanyard-init goes first, so that the app's own init containers already run meshed.
-  const inits = cfg.nativeSidecar ? [initContainer(cfg), proxy] : [initContainer(cfg)];
+  const init = initContainer(cfg, skip);
+  const inits = cfg.nativeSidecar ? [init, proxy] : [init];
   if (!spec.initContainers) ops.push({ op: 'add', path: '/spec/initContainers', value: inits });
   else inits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
   // Last, so that `kubectl logs` and `kubectl exec` still default to the app's container.

@@ -9,6 +9,7 @@
 import type { InjectConfig } from './inject-config.js';
 import type { AppProbeEntry } from '../../proxy/probes/app-probes.js';
 import { APP_PROBES_ENV } from './app-probes.js';
+import { NO_SKIPPED_PORTS, type SkipPorts } from './skip-ports.js';
 import { IMAGE_LANYARD, IMAGE_PROXY, INIT_CONTAINER, PATHS, PORTS, PROXY_CONTAINER, PROXY_UID, TOKEN_FILE, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, VOLUMES } from './mesh-names.js';
 
 type Json = Record<string, unknown>;
@@ -29,13 +30,18 @@ export function restrictedSecurityContext(uid: number): Json {
   };
 }
 
-export function initContainer(cfg: InjectConfig): Json {
+/** `skip`: the pod's skip-ports annotations, as proxy-init flag values. */
+export function initContainer(cfg: InjectConfig, skip: SkipPorts = NO_SKIPPED_PORTS): Json {
+  const ignore = [
+    ...(skip.inbound ? ['--inbound-ports-to-ignore', skip.inbound] : []),
+    ...(skip.outbound ? ['--outbound-ports-to-ignore', skip.outbound] : []),
+  ];
   return {
     name: INIT_CONTAINER,
     image: cfg.image,
     imagePullPolicy: cfg.imagePullPolicy,
     command: [IMAGE_LANYARD, 'proxy-init'],
-    args: ['--inbound-port', String(PORTS.proxyInbound), '--outbound-port', String(PORTS.proxyOutbound), '--admin-port', String(PORTS.proxyAdmin), '--proxy-uid', String(PROXY_UID)],
+    args: ['--inbound-port', String(PORTS.proxyInbound), '--outbound-port', String(PORTS.proxyOutbound), '--admin-port', String(PORTS.proxyAdmin), '--proxy-uid', String(PROXY_UID), ...ignore],
     resources: cfg.initResources,
     // iptables needs root with NET_ADMIN and NET_RAW, and nothing else.
     securityContext: {
