@@ -29,11 +29,27 @@ export interface AppProberConfig {
 const DEFAULT_HEADERS = { 'user-agent': 'kube-probe/lanyard-proxy', accept: '*/*' };
 
 export class AppProber {
+  /** One attempt at a time per probe: callers that arrive while it runs share its answer. */
+  private readonly inFlight = new Map<string, Promise<ProbeAnswer>>();
+
   constructor(private readonly cfg: AppProberConfig) {}
 
-  /** Admin path -> handler, for AdminServer's textRoutes. */
+  /**
+   * Admin path -> handler, for AdminServer's textRoutes. The admin port is reachable by
+   * anyone who can reach the pod, so a flood of requests must not become a flood of
+   * connections to the app: concurrent requests for one probe share one attempt.
+   */
   routes(): Map<string, () => Promise<ProbeAnswer>> {
-    return new Map([...this.cfg.probes].map(([path, probe]) => [path, () => this.run(path, probe)]));
+    return new Map([...this.cfg.probes].map(([path, probe]) => [path, () => this.shared(path, probe)]));
+  }
+
+  private shared(path: string, probe: AppProbe): Promise<ProbeAnswer> {
+    let p = this.inFlight.get(path);
+    if (!p) {
+      p = this.run(path, probe).finally(() => this.inFlight.delete(path));
+      this.inFlight.set(path, p);
+    }
+    return p;
   }
 
   private async run(path: string, probe: AppProbe): Promise<ProbeAnswer> {
