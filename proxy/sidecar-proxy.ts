@@ -56,7 +56,8 @@ export class SidecarProxy {
   private stopped = false;
   private readonly native: NativeAddon | null;
   private discovery: DiscoveryClient | null = null;
-  private audit: ConnectionAudit | null = null;
+  /** Made first: a proxy whose audit file cannot be opened does not start. */
+  readonly audit: ConnectionAudit;
   private relief: MemoryRelief | null = null;
 
   constructor(
@@ -66,6 +67,8 @@ export class SidecarProxy {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
     this.metrics = new ProxyMetrics(this.registry, () => this.readiness().ready);
     this.tls = new TlsState(cfg.trustAnchorsPem);
+    this.audit = new ConnectionAudit(deps.logger, this.metrics, { summaryIntervalMs: cfg.auditSummaryIntervalMs, file: cfg.auditFile, edgeLimit: cfg.edgeLimit });
+    this.audit.localIdentity = cfg.localIdentity;
     // Optional outside transparent mode: it also returns the memory of connection bursts.
     this.native = loadNative();
     if (cfg.transparent && !this.native) {
@@ -110,7 +113,8 @@ export class SidecarProxy {
       port: cfg.admin.port,
       registry: this.registry,
       ready: () => this.readiness(),
-      routes: { '/identity': () => this.describeIdentity() },
+      routes: { '/identity': () => this.describeIdentity(), '/edges': () => this.audit.edges.snapshot({ identity: cfg.localIdentity, admin: this.adminAddress() }) },
+      streams: { '/audit': (req, res, query) => this.audit.stream.handle(req, res, query) },
       // Answered from the start: the app's probes do not wait for the proxy's certificate.
       textRoutes: new AppProber({ probes: cfg.appProbes, host: cfg.podIp, logger: deps.logger }).routes(),
     });
@@ -126,8 +130,8 @@ export class SidecarProxy {
     this.identity.start();
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
-    const audit = new ConnectionAudit(this.deps.logger, this.metrics, { summaryIntervalMs: this.cfg.auditSummaryIntervalMs });
-    this.audit = audit;
+    const audit = this.audit;
+    audit.start();
     const trim = this.native?.mallocTrim?.bind(this.native);
     if (trim) {
       this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, logger: this.deps.logger });
@@ -192,8 +196,19 @@ export class SidecarProxy {
     this.anchorsFile?.stop();
     this.discovery?.close();
     this.relief?.stop();
+    this.audit.stream.closeAll(); // subscribers hear the end instead of waiting on the grace period
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
-    this.audit?.flush();
+    this.audit.stop();
+  }
+
+  /** Reopens the audit file (the CLI calls it on SIGHUP, after logrotate moved the file). */
+  reopenAudit(): void {
+    this.audit.reopen();
+  }
+
+  private adminAddress(): string {
+    const a = this.admin.address();
+    return a ? fmt({ host: a.address, port: a.port }) : fmt(this.cfg.admin);
   }
 
   /** Ready while listening with a certificate that has not expired (peers refuse an expired one). */

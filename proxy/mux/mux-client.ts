@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { DialTimeoutError } from '../io/dial.js';
 import { SessionGuard, type SessionEnd } from '../io/session-guard.js';
+import { presentedBy, type PresentedCertificate } from '../tls/presented-certificate.js';
 import { authorityFor, MUX_ALPN, MUX_SESSION_WINDOW, MUX_SETTINGS } from './mux-protocol.js';
 
 /** What the dialler hands back: something to splice with, and how it was made. */
@@ -29,6 +30,8 @@ export interface DialResult {
   resumed: boolean;
   /** A handshake was made for this dial (its duration is worth recording). */
   handshake: boolean;
+  /** The certificate the upstream presented (read once per TLS connection, for the audit). */
+  presented: PresentedCertificate;
 }
 
 export interface MuxClientConfig {
@@ -73,6 +76,7 @@ interface Session {
   h2: ClientHttp2Session;
   guard: SessionGuard;
   carried: number;
+  presented: PresentedCertificate;
 }
 
 export class MuxClient {
@@ -106,7 +110,7 @@ export class MuxClient {
         const made = await this.connecting!;
         if (!('h2' in made)) {
           // The peer chose the classic transport: that TLS connection belongs to the dial that made it.
-          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true };
+          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true, presented: presentedBy(made) };
           continue;
         }
         session = made;
@@ -162,7 +166,7 @@ export class MuxClient {
         idleMs: this.cfg.idleMs ?? 120_000,
         expiresAt: earliest(this.cfg.certificateExpiry?.() ?? null, Date.parse(tls.getPeerCertificate().valid_to)),
       });
-      const session: Session = { generation, h2, guard, carried: 0 };
+      const session: Session = { generation, h2, guard, carried: 0, presented: presentedBy(tls) };
       h2.once('close', () => {
         if (this.session === session) this.session = null;
         this.cfg.onSessionEnd?.(guard.ended ?? 'closed', session.carried);
@@ -216,7 +220,7 @@ export class MuxClient {
       };
       const onResponse = (headers: Record<string, unknown>) => {
         const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
-        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake }));
+        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, presented: s.presented }));
         const err = new Error(STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
         err.code = `ERR_LANYARD_MUX_${status}`;
         fail(err);
@@ -233,7 +237,7 @@ export class MuxClient {
 
   private async classic(): Promise<DialResult> {
     const tls = await this.handshake([]);
-    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true };
+    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true, presented: presentedBy(tls) };
   }
 }
 

@@ -148,6 +148,7 @@ export class OutboundProxy {
       dst: fmt(up.address),
       port: up.address.port,
       tls: up.identity !== null,
+      transport: up.identity !== null ? 'tls' : 'tcp',
       // peerIdentity is set to the expected identity once the upstream's certificate has proven it.
       expectedIdentity: up.identity,
       decision: 'allow',
@@ -177,7 +178,12 @@ export class OutboundProxy {
     const d = await this.muxFor(address, identity).dial(address.port);
     if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - conn.record.startedAt) / 1000, d.resumed);
     conn.record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
-    if (d.multiplexed) conn.record.reason += ' (multiplexed)';
+    conn.record.peerSerial = d.presented.serial;
+    conn.record.peerIssuerFingerprint = d.presented.issuerFingerprint;
+    if (d.multiplexed) {
+      conn.record.transport = 'mux';
+      conn.record.reason += ' (multiplexed)';
+    }
     return d.stream;
   }
 

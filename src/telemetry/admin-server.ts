@@ -22,6 +22,8 @@ export interface AdminServerConfig {
   routes?: Record<string, () => unknown>;
   /** Extra GET routes whose handler picks the status: path -> plain-text answer (the proxy's app probes). */
   textRoutes?: ReadonlyMap<string, () => Promise<{ code: number; body: string }>>;
+  /** GET routes that answer themselves (a stream that stays open): path -> handler. */
+  streams?: Record<string, (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => void>;
 }
 
 export class AdminServer {
@@ -55,7 +57,8 @@ export class AdminServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/live') return send(res, 200, 'text/plain', 'live\n');
@@ -64,6 +67,8 @@ export class AdminServer {
         return r.ready ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', `not ready: ${r.reason ?? 'starting'}\n`);
       }
       if (path === '/metrics') return send(res, 200, this.cfg.registry.contentType, await this.cfg.registry.metrics());
+      const stream = this.cfg.streams?.[path];
+      if (stream) return stream(req, res, url.searchParams);
       const route = this.cfg.routes?.[path];
       if (route) return send(res, 200, 'application/json', JSON.stringify(route(), null, 2) + '\n');
       const text = this.cfg.textRoutes?.get(path);
