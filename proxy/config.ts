@@ -10,6 +10,8 @@ import { parseAddress, parsePort, type HostPort } from '../src/util/address.js';
 import { parseDuration } from '../src/util/duration.js';
 import { describeSource, parseBoolean, parseChoice, parseInteger } from '../src/util/value-error.js';
 import { parseRoutes, type Route } from './outbound/routes.js';
+import { parseAppProbes, type AppProbes } from './probes/app-probes.js';
+import { isIP } from 'node:net';
 
 export interface ProxyConfig {
   identityAddr: string;
@@ -56,6 +58,10 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Offer the multiplexed transport to upstream proxies. */
   multiplex: boolean;
+  /** The app's kubelet probes injection moved to the admin port (admin path -> probe). Default none. */
+  appProbes: AppProbes;
+  /** Where app probes are sent: the pod's IP, as the kubelet sends them. Default 127.0.0.1. */
+  podIp: string;
   logLevel: string;
 }
 
@@ -95,6 +101,8 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of the connection limit)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
+  LANYARD_PROXY_APP_PROBES: [undefined, "the app's kubelet probes, moved to the admin port by injection: JSON, /app-health/<container>/<kind> -> the probe (written by lanyard inject)"],
+  LANYARD_POD_IP: [undefined, "the pod's IP (downward API): where app probes are sent, as the kubelet sends them (unset: 127.0.0.1)"],
   LANYARD_PROXY_SHUTDOWN_GRACE: ['5s', 'on SIGTERM, time open connections get to finish before they are closed'],
   LANYARD_TRUST_DOMAIN: ['cluster.local', 'trust domain (for the default identity name)'],
   LANYARD_CONTROL_NAMESPACE: ['lanyard', 'control-plane namespace (for the default identity name)'],
@@ -190,6 +198,10 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
       `${proxySource('LANYARD_PROXY_DISCOVERY_ADDR')}: required in transparent mode (${proxySource('LANYARD_PROXY_TRANSPARENT')}); without discovery every destination would look unmeshed`,
     );
   }
+  const probesText = get('LANYARD_PROXY_APP_PROBES');
+  const appProbes = probesText === undefined ? new Map() : wrap('LANYARD_PROXY_APP_PROBES', () => parseAppProbes(probesText));
+  const podIp = get('LANYARD_POD_IP') ?? '127.0.0.1';
+  if (!isIP(podIp)) throw new ProxyConfigError(`${proxySource('LANYARD_POD_IP')}: ${JSON.stringify(podIp)} is not an IP address`);
   const discoveryName = get('LANYARD_PROXY_DISCOVERY_NAME') ?? null;
   if (discoveryName && !isDnsName(discoveryName)) throw new ProxyConfigError(`${proxySource('LANYARD_PROXY_DISCOVERY_NAME')}: ${JSON.stringify(discoveryName)} is not a DNS name`);
 
@@ -229,6 +241,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
     multiplex: bool('LANYARD_PROXY_MUX'),
+    appProbes,
+    podIp,
     logLevel,
   };
 }

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { AdminServer } from '../src/telemetry/admin-server.js';
 import type { Logger } from '../src/telemetry/logger.js';
+import { isLoopbackHost, parseAddress } from '../src/util/address.js';
 import { createRegistry, type Registry } from '../src/telemetry/metrics.js';
 import { ConnectionAudit } from './audit.js';
 import type { ProxyConfig } from './config.js';
@@ -27,6 +28,7 @@ import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
 import { checkNodeInternals } from './node-internals.js';
 import { MemoryRelief } from './io/memory-relief.js';
+import { AppProber } from './probes/app-prober.js';
 
 export interface SidecarProxyDeps {
   logger: Logger;
@@ -98,6 +100,7 @@ export class SidecarProxy {
             logger: deps.logger,
             onChange: (pem) => {
               this.tls.setAnchors(pem);
+              this.discovery?.setTrustAnchors(pem);
               // Re-certify at once: the identity service may now present a chain to the new anchor.
               this.identity.refreshNow();
             },
@@ -112,6 +115,8 @@ export class SidecarProxy {
       ready: () => this.readiness(),
       routes: { '/identity': () => this.describeIdentity(), '/edges': () => this.audit.edges.snapshot({ identity: cfg.localIdentity, admin: this.adminAddress() }) },
       streams: { '/audit': (req, res, query) => this.audit.stream.handle(req, res, query) },
+      // Answered from the start: the app's probes do not wait for the proxy's certificate.
+      textRoutes: new AppProber({ probes: cfg.appProbes, host: cfg.podIp, logger: deps.logger }).routes(),
     });
   }
 
@@ -252,6 +257,11 @@ export class SidecarProxy {
 
   private async startTransparent(outbound: OutboundProxy, ownPorts: () => number[]): Promise<HostPort> {
     const native = this.native!;
+    const discoveryHost = parseAddress(this.cfg.discoveryAddr!, 'dial').host;
+    if (!this.cfg.discoveryName && !isLoopbackHost(discoveryHost)) {
+      // Whoever answers in discovery's place decides which identity this proxy expects.
+      this.deps.logger.warn({ event: 'discovery_plaintext', discovery: this.cfg.discoveryAddr }, 'discovery is asked over plaintext: set LANYARD_PROXY_DISCOVERY_NAME to verify it over TLS');
+    }
     this.discovery = new DiscoveryClient({
       address: this.cfg.discoveryAddr!,
       tls: this.cfg.discoveryName ? { serverName: this.cfg.discoveryName, trustAnchorsPem: this.tls.anchors() } : undefined,

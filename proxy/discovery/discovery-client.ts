@@ -96,6 +96,11 @@ export class DiscoveryClient {
     });
   }
 
+  /** New trust anchors (a bundle reload): the service is verified against them from the next connection on. */
+  setTrustAnchors(pem: string): void {
+    this.channel.setTrustAnchors(pem);
+  }
+
   /** Cached destinations, for /metrics and debugging. */
   get size(): number {
     return this.entries.size;

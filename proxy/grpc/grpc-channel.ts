@@ -56,8 +56,20 @@ export class GrpcChannel {
   private guard: SessionGuard | null = null;
   /** Why the current connection failed (TLS, connect): a stream on it only reports "cancelled". */
   private sessionError: NodeJS.ErrnoException | null = null;
+  private anchors: string | undefined;
 
-  constructor(private readonly cfg: GrpcChannelConfig) {}
+  constructor(private readonly cfg: GrpcChannelConfig) {
+    this.anchors = cfg.tls?.trustAnchorsPem;
+  }
+
+  /**
+   * New trust anchors: connections made from now on verify the server against them. The open
+   * connection keeps the server it authenticated, so a bundle update never turns into failed
+   * calls while the server is still being re-certified under the new anchors.
+   */
+  setTrustAnchors(pem: string): void {
+    this.anchors = pem;
+  }
 
   /** One request, one response message. */
   unary(path: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
@@ -151,7 +163,7 @@ export class GrpcChannel {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
     const tls = this.cfg.tls;
     const s = tls
-      ? connect(`https://${this.cfg.address}`, { ca: tls.trustAnchorsPem, servername: tls.serverName, minVersion: 'TLSv1.2' })
+      ? connect(`https://${this.cfg.address}`, { ca: this.anchors, servername: tls.serverName, minVersion: 'TLSv1.2' })
       : connect(`http://${this.cfg.address}`);
     this.sessionError = null;
     s.on('error', (e: NodeJS.ErrnoException) => {

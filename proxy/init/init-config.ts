@@ -4,6 +4,7 @@
  * table test covers every refusal and a bad manifest fails before any rule is written.
  */
 import { parsePort } from '../../src/util/address.js';
+import { parsePortRanges, type PortRange } from '../../src/util/port-ranges.js';
 import { describeSource, parseBoolean, parseChoice, parseInteger, ValueError } from '../../src/util/value-error.js';
 import { Cidr, formatIp } from '../policy/cidr.js';
 import { ProxyInitError } from './init-error.js';
@@ -11,11 +12,7 @@ import { ProxyInitError } from './init-error.js';
 export type IptablesMode = 'auto' | 'nft' | 'legacy';
 export type Ipv6Mode = 'auto' | 'on' | 'off';
 
-/** An inclusive TCP port range; a single port has `from === to`. */
-export interface PortRange {
-  from: number;
-  to: number;
-}
+export type { PortRange } from '../../src/util/port-ranges.js';
 
 /** A subnet to leave alone, in the canonical text iptables-save prints (`10.0.0.0/8`, `fd00::/8`). */
 export interface Subnet {
@@ -107,17 +104,9 @@ function port(text: string, name: string, whole: string): number {
   }
 }
 
-/** `25,587,6000-6010` (or `6000:6010`); empty means none; duplicates are dropped. */
+/** `25,587,6000-6010` (or `6000:6010`); empty means none; duplicates are dropped (src/util/port-ranges.ts). */
 export function parsePortList(text: string, name: string): PortRange[] {
-  const out: PortRange[] = [];
-  for (const raw of text.split(',').map((s) => s.trim())) {
-    if (!raw) continue;
-    const m = /^(\d+)\s*[-:]\s*(\d+)$/.exec(raw);
-    const range = m ? { from: port(m[1], name, text), to: port(m[2], name, text) } : { from: port(raw, name, text), to: port(raw, name, text) };
-    if (range.from > range.to) fail(name, `ranges written low-high (${range.to}-${range.from})`, text);
-    if (!out.some((r) => r.from === range.from && r.to === range.to)) out.push(range);
-  }
-  return out;
+  return grammar(name, () => parsePortRanges(text));
 }
 
 /** Comma-separated IPv4/IPv6 CIDRs; a bare address is a single host. Host bits must be clear. */

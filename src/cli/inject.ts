@@ -32,6 +32,9 @@ export function registerInject(program: Command): void {
 Injecting twice changes nothing; re-injecting with other values updates the proxy.
 Skipped, with the reason on stderr: hostNetwork pods, pods with another sidecar proxy, and
 pods or workloads annotated lanyard.io/inject: disabled.
+The app's httpGet and tcpSocket probes are moved to the proxy's admin port (4191), which
+runs them, so they pass under a deny policy. Pod annotations lanyard.io/skip-inbound-ports
+and lanyard.io/skip-outbound-ports (e.g. 25,6000-6010) keep ports out of the mesh.
 
 Examples:
   kubectl get deploy -n shop -o yaml | lanyard inject - | kubectl apply -f -

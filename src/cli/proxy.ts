@@ -24,6 +24,7 @@ const PLACEHOLDERS: Record<string, [string, ValueKind]> = {
   LANYARD_PROXY_DISCOVERY_NAME: ['<identity>', 'text'],
   LANYARD_PROXY_ROUTES: ['<yaml>', 'text'],
   LANYARD_PROXY_POLICY: ['<yaml>', 'text'],
+  LANYARD_PROXY_APP_PROBES: ['<json>', 'text'],
   LANYARD_PROXY_OUTBOUND_UNMESHED: ['<allow|deny>', 'choice'],
   LANYARD_PROXY_DEFAULT_POLICY: ['<policy>', 'choice'],
   LANYARD_PROXY_CLUSTER_NETWORKS: ['<cidrs>', 'text'],

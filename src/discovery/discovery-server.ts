@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { discoveryServiceDefinition } from '../proto/index.js';
+import type { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Counter, Gauge, type Registry } from '../telemetry/metrics.js';
 import { unmeshed, type Endpoint, type EndpointSource } from './endpoint.js';
@@ -18,8 +19,11 @@ export interface DiscoveryServerConfig {
   source: EndpointSource;
   logger: Logger;
   registry: Registry;
-  /** Serve TLS with this key and certificate chain (PEM); default plaintext. */
-  tls?: { keyPem: string; certPem: string };
+  /**
+   * Serve TLS with these credentials, whose certificate may be replaced while the server runs
+   * (new connections get the new one); default plaintext.
+   */
+  credentials?: ReloadableServerCredentials;
 }
 
 export class DiscoveryServer {
@@ -47,9 +51,7 @@ export class DiscoveryServer {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const creds = this.cfg.tls
-      ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(this.cfg.tls.keyPem), cert_chain: Buffer.from(this.cfg.tls.certPem) }])
-      : grpc.ServerCredentials.createInsecure();
+    const creds = this.cfg.credentials ?? grpc.ServerCredentials.createInsecure();
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => this.server.bindAsync(target, creds, (err, bound) => (err ? reject(new Error(`cannot listen on ${target}: ${err.message}`)) : resolve(bound))));
   }

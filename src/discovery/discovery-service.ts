@@ -1,8 +1,11 @@
 /**
  * The discovery service assembled: an endpoint source, the gRPC server and admin HTTP.
+ * /ready needs the source synced and whatever else the caller adds (a valid serving
+ * certificate when it serves TLS).
  */
 import type { AddressInfo } from 'node:net';
-import { AdminServer } from '../telemetry/admin-server.js';
+import type { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
+import { AdminServer, type ReadyState } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { registerBuildInfo } from '../telemetry/build-info.js';
 import { createRegistry, type Registry } from '../telemetry/metrics.js';
@@ -17,7 +20,10 @@ export interface DiscoveryServiceConfig {
   /** Default 127.0.0.1:9996. */
   adminHost?: string;
   adminPort?: number;
-  tls?: { keyPem: string; certPem: string };
+  /** TLS (see DiscoveryServer); default plaintext. */
+  credentials?: ReloadableServerCredentials;
+  /** Another condition of /ready, e.g. holding a serving certificate that has not expired. */
+  ready?: () => ReadyState;
   logger: Logger;
 }
 
@@ -28,12 +34,12 @@ export class DiscoveryService {
 
   constructor(private readonly cfg: DiscoveryServiceConfig) {
     registerBuildInfo(this.registry, 'discovery');
-    this.server = new DiscoveryServer({ source: cfg.source, logger: cfg.logger, registry: this.registry, tls: cfg.tls });
+    this.server = new DiscoveryServer({ source: cfg.source, logger: cfg.logger, registry: this.registry, credentials: cfg.credentials });
     this.admin = new AdminServer({
       host: cfg.adminHost ?? '127.0.0.1',
       port: cfg.adminPort ?? 9996,
       registry: this.registry,
-      ready: () => (cfg.source.ready() ? { ready: true } : { ready: false, reason: `${cfg.source.kind} source not synced` }),
+      ready: () => (!cfg.source.ready() ? { ready: false, reason: `${cfg.source.kind} source not synced` } : (cfg.ready?.() ?? { ready: true })),
     });
   }
 

@@ -25,7 +25,7 @@ import type { CertificateAuthority, CertifyContext } from './certificate-authori
 import { classify } from './errors.js';
 import { assertHooked, hookHttp2Servers, type GrpcHttp2Server } from './grpc-http2-hook.js';
 import { Http2Limits, type Http2LimitsConfig } from './http2-limits.js';
-import type { ReloadableServerCredentials } from './reloadable-credentials.js';
+import type { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
 
 /** A Certify request is a token (~1–2 KiB) and a CSR (~300 bytes); 16 KiB leaves room for large tokens. */
 export const MAX_REQUEST_BYTES = 16 * 1024;

@@ -14,7 +14,7 @@ import { CertificateAuthority } from './certificate-authority.js';
 import type { ExtraDnsNames } from './extra-dns-names.js';
 import { IdentityServer } from './identity-server.js';
 import { IssuerStore } from './issuer-store.js';
-import { ReloadableServerCredentials } from './reloadable-credentials.js';
+import { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
 import { ServingCertificate } from './serving-certificate.js';
 import type { TokenValidator } from './token-validator.js';
 

@@ -11,7 +11,7 @@ import { encodePem } from '../pki/pem.js';
 import type { ServiceAccountRef } from '../pki/names.js';
 import type { CertificateAuthority } from './certificate-authority.js';
 import type { IssuerStore } from './issuer-store.js';
-import type { ReloadableServerCredentials } from './reloadable-credentials.js';
+import type { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
 
 export interface ServingCertificateConfig {
   ca: CertificateAuthority;

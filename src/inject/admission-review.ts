@@ -86,6 +86,7 @@ export function decide({ request, namespaceAnnotations, cfg, excludedNamespaces 
   }
   const plan = planInjection(pod, cfg);
   if (plan.action === 'skip') return answer(uid, 'skipped', plan.reason, {}, true);
+  if (plan.action === 'refuse') return answer(uid, 'refused', plan.reason, { allowed: false, status: { code: 400, message: `lanyard injector: ${plan.reason}` } });
   if (plan.action === 'unchanged') return answer(uid, 'unchanged', plan.reason);
   return answer(uid, 'injected', `${plan.ops.length} patch operations`, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(plan.ops)).toString('base64') });
 }

@@ -20,6 +20,8 @@ export interface InjectConfig {
   /** The identity service's own identity, which the proxy verifies. */
   identityName: string;
   discoveryAddr: string;
+  /** Discovery's own identity, which the proxy verifies (its answers decide whom the proxy expects). */
+  discoveryName: string;
   tokenAudience: string;
   tokenExpirationSeconds: number;
   /** bundleFingerprint() of the trust bundle, or null when it is not known (then no annotation). */
@@ -42,6 +44,7 @@ export function injectConfigFrom(v: InstallValues, bundleFingerprint: string | n
     identityAddr: svc(componentName('identity'), PORTS.identity),
     identityName: td.identity({ namespace: v.controlNamespace, serviceAccount: componentName('identity') }),
     discoveryAddr: svc(componentName('discovery'), PORTS.discovery),
+    discoveryName: td.identity({ namespace: v.controlNamespace, serviceAccount: componentName('discovery') }),
     tokenAudience: v.identity.audience,
     tokenExpirationSeconds: Math.round(parseDuration(v.proxy.tokenExpiration) / 1000),
     bundleFingerprint,

@@ -13,7 +13,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { BadReviewError, decide, readReview, type AdmissionAnswer } from './admission-review.js';
 import type { InjectConfig } from './inject-config.js';
 import type { NamespaceAnnotationReader } from './namespace-annotations.js';
-import type { ServingKeyPair } from './certified-serving-certificate.js';
+import type { ServingKeyPair } from '../serving/certified-serving-certificate.js';
 
 export interface InjectorServerConfig {
   host: string;

@@ -5,7 +5,7 @@
  * of everything injection does not touch stay as they were, and a document that needs no
  * change is copied byte for byte.
  */
-import { isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isPair, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { InjectConfig } from './inject-config.js';
 import { applyPatch, parsePointer, prefixOps, type PatchOp } from './json-patch.js';
 import { planInjection, planUninjection, type PodTemplate } from './pod-patch.js';
@@ -56,6 +56,8 @@ export function planObject(obj: unknown, mode: RewriteMode, reports: RewriteRepo
   }
   const owner = path.length ? (obj as { metadata?: PodTemplate['metadata'] }).metadata : undefined;
   const d = planInjection(template, mode.inject, owner);
+  // Nothing is printed rather than a pod meshed otherwise than its annotations ask.
+  if (d.action === 'refuse') throw new ManifestError(`${workload}: ${d.reason}`);
   if (d.action !== 'inject') {
     reports.push({ workload, outcome: d.action === 'skip' ? 'skipped' : 'unchanged', reason: d.reason });
     return [];
@@ -113,12 +115,32 @@ function applyToYaml(doc: Document, ops: readonly PatchOp[]): void {
     if (isSeq(parent)) {
       const i = last === '-' ? parent.items.length : Number(last);
       if (op.op === 'remove') parent.items.splice(i, 1);
-      else parent.items.splice(i, op.op === 'replace' ? 1 : 0, doc.createNode(op.value));
+      else parent.items.splice(i, op.op === 'replace' ? 1 : 0, replacement(doc, op, parent.items[i]));
     } else if (isMap(parent)) {
       if (op.op === 'remove') parent.delete(last);
-      else parent.set(last, doc.createNode(op.value));
+      else parent.set(last, replacement(doc, op, parent.get(last, true)));
     } else throw new Error(`${op.path}: parent is not a collection`);
   }
+}
+
+/**
+ * The node an add or replace puts in; a replacement keeps the flow or block style of the
+ * collections it replaces, position by position, so that replacing a value and replacing it
+ * back (inject, then uninject) gives the input's text again.
+ */
+function replacement(doc: Document, op: PatchOp, old: unknown): Node {
+  const node = doc.createNode((op as { value: unknown }).value);
+  if (op.op === 'replace') copyStyle(old, node);
+  return node;
+}
+
+function copyStyle(from: unknown, to: unknown): void {
+  if (!(isMap(from) && isMap(to)) && !(isSeq(from) && isSeq(to))) return;
+  to.flow = from.flow;
+  const a = from.items as unknown[];
+  const b = to.items as unknown[];
+  if (a.length !== b.length) return;
+  a.forEach((x, i) => copyStyle(isPair(x) ? x.value : x, isPair(b[i]) ? (b[i] as { value: unknown }).value : b[i]));
 }
 
 function nodeAt(doc: Document, tokens: string[], path: string): Node {

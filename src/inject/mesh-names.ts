@@ -11,6 +11,10 @@ export const PROXY_VERSION_ANNOTATION = 'lanyard.io/proxy-version';
 /** Set on every injected pod (template): bundleFingerprint() of the trust bundle it was injected under. */
 export const BUNDLE_FINGERPRINT_ANNOTATION = 'lanyard.io/trust-bundle-sha256';
 
+/** On a pod (template): ports proxy-init leaves alone, `25,587,6000-6010` (skip-ports.ts). */
+export const SKIP_INBOUND_PORTS_ANNOTATION = 'lanyard.io/skip-inbound-ports';
+export const SKIP_OUTBOUND_PORTS_ANNOTATION = 'lanyard.io/skip-outbound-ports';
+
 export const INIT_CONTAINER = 'lanyard-init';
 export const PROXY_CONTAINER = 'lanyard-proxy';
 /** Sidecars of other meshes: a pod that has one is left alone. */

@@ -10,6 +10,8 @@ import type { InjectConfig } from './inject-config.js';
 import { applyPatch, escapeToken, type PatchOp } from './json-patch.js';
 import { BUNDLE_FINGERPRINT_ANNOTATION, FOREIGN_PROXY_CONTAINERS, INIT_CONTAINER, INJECT_ANNOTATION, PROXY_CONTAINER, PROXY_VERSION_ANNOTATION } from './mesh-names.js';
 import { initContainer, proxyContainer, SIDECAR_VOLUME_NAMES, sidecarVolumes } from './sidecar-spec.js';
+import { injectedProbes, restoreProbes, rewriteProbes } from './app-probes.js';
+import { skipPortsOf, type SkipPorts } from './skip-ports.js';
 
 type Named = { name?: string; [k: string]: unknown };
 export interface PodTemplate {
@@ -21,7 +23,9 @@ export interface PodTemplate {
 export type InjectDecision =
   | { action: 'inject'; ops: PatchOp[]; update: boolean }
   | { action: 'unchanged'; reason: string }
-  | { action: 'skip'; reason: string };
+  | { action: 'skip'; reason: string }
+  /** The pod asks for something injection cannot do (a malformed annotation): neither mesh it wrongly nor pass it unmeshed. */
+  | { action: 'refuse'; reason: string };
 
 const OUR_ANNOTATIONS = [PROXY_VERSION_ANNOTATION, BUNDLE_FINGERPRINT_ANNOTATION];
 
@@ -49,15 +53,17 @@ export function isInjected(t: PodTemplate): boolean {
 export function planInjection(t: PodTemplate, cfg: InjectConfig, owner?: PodTemplate['metadata']): InjectDecision {
   const reason = skipReason(t, owner);
   if (reason) return { action: 'skip', reason };
-  if (!isInjected(t)) return { action: 'inject', ops: injectOps(t, cfg), update: false };
+  const skip = skipPortsOf(t.metadata?.annotations);
+  if ('error' in skip) return { action: 'refuse', reason: skip.error };
+  if (!isInjected(t)) return { action: 'inject', ops: injectOps(t, cfg, skip), update: false };
   const undo = planUninjection(t);
   const base = applyPatch(t, undo);
-  const redo = injectOps(base, cfg);
+  const redo = injectOps(base, cfg, skip);
   if (sameJson(applyPatch(base, redo), t)) return { action: 'unchanged', reason: 'already injected with these values' };
   return { action: 'inject', ops: [...undo, ...redo], update: true };
 }
 
-function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
+function injectOps(t: PodTemplate, cfg: InjectConfig, skip: SkipPorts): PatchOp[] {
   const spec = t.spec!;
   const annotations: Record<string, string> = { [PROXY_VERSION_ANNOTATION]: cfg.proxyVersion };
   if (cfg.bundleFingerprint) annotations[BUNDLE_FINGERPRINT_ANNOTATION] = cfg.bundleFingerprint;
@@ -66,12 +72,17 @@ function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
   else if (!t.metadata.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: annotations });
   else for (const [k, v] of Object.entries(annotations)) ops.push({ op: 'add', path: `/metadata/annotations/${escapeToken(k)}`, value: v });
 
+  // The kubelet's probes go to the proxy's admin port, which runs them (app-probes.ts).
+  const probes = rewriteProbes(spec.containers ?? []);
+  ops.push(...probes.ops);
+  const proxy = proxyContainer(cfg, probes.probes);
   // lanyard-init goes first, so that the app's own init containers already run meshed.
-  const inits = cfg.nativeSidecar ? [initContainer(cfg), proxyContainer(cfg)] : [initContainer(cfg)];
+  const init = initContainer(cfg, skip);
+  const inits = cfg.nativeSidecar ? [init, proxy] : [init];
   if (!spec.initContainers) ops.push({ op: 'add', path: '/spec/initContainers', value: inits });
   else inits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
   // Last, so that `kubectl logs` and `kubectl exec` still default to the app's container.
-  if (!cfg.nativeSidecar) ops.push({ op: 'add', path: '/spec/containers/-', value: proxyContainer(cfg) });
+  if (!cfg.nativeSidecar) ops.push({ op: 'add', path: '/spec/containers/-', value: proxy });
 
   const volumes = sidecarVolumes(cfg);
   if (!spec.volumes) ops.push({ op: 'add', path: '/spec/volumes', value: volumes });
@@ -85,7 +96,10 @@ function injectOps(t: PodTemplate, cfg: InjectConfig): PatchOp[] {
  * is therefore not restored).
  */
 export function planUninjection(t: PodTemplate): PatchOp[] {
-  const ops: PatchOp[] = [];
+  const containers = t.spec?.containers ?? [];
+  const proxy = [...(t.spec?.initContainers ?? []), ...containers].find((c) => c.name === PROXY_CONTAINER);
+  // First, while the containers' indices are still those of the template.
+  const ops: PatchOp[] = restoreProbes(containers, injectedProbes(proxy));
   const dropNamed = (path: string, list: Named[] | undefined, names: readonly string[]) => {
     if (!list) return;
     const idx = list.map((c, i) => (names.includes(c.name ?? '') ? i : -1)).filter((i) => i >= 0);
@@ -94,7 +108,6 @@ export function planUninjection(t: PodTemplate): PatchOp[] {
     for (const i of idx.reverse()) ops.push({ op: 'remove', path: `${path}/${i}` });
   };
   dropNamed('/spec/initContainers', t.spec?.initContainers, [INIT_CONTAINER, PROXY_CONTAINER]);
-  const containers = t.spec?.containers ?? [];
   const proxyAt = containers.findIndex((c) => c.name === PROXY_CONTAINER);
   if (proxyAt >= 0 && containers.length > 1) ops.push({ op: 'remove', path: `/spec/containers/${proxyAt}` });
   dropNamed('/spec/volumes', t.spec?.volumes, SIDECAR_VOLUME_NAMES);

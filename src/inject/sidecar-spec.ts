@@ -7,6 +7,9 @@
  * rotation reaches running pods without a restart (Linkerd's #13613 is the env-copy bug).
  */
 import type { InjectConfig } from './inject-config.js';
+import type { AppProbeEntry } from '../../proxy/probes/app-probes.js';
+import { APP_PROBES_ENV } from './app-probes.js';
+import { NO_SKIPPED_PORTS, type SkipPorts } from './skip-ports.js';
 import { IMAGE_LANYARD, IMAGE_PROXY, INIT_CONTAINER, PATHS, PORTS, PROXY_CONTAINER, PROXY_UID, TOKEN_FILE, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, VOLUMES } from './mesh-names.js';
 
 type Json = Record<string, unknown>;
@@ -27,13 +30,18 @@ export function restrictedSecurityContext(uid: number): Json {
   };
 }
 
-export function initContainer(cfg: InjectConfig): Json {
+/** `skip`: the pod's skip-ports annotations, as proxy-init flag values. */
+export function initContainer(cfg: InjectConfig, skip: SkipPorts = NO_SKIPPED_PORTS): Json {
+  const ignore = [
+    ...(skip.inbound ? ['--inbound-ports-to-ignore', skip.inbound] : []),
+    ...(skip.outbound ? ['--outbound-ports-to-ignore', skip.outbound] : []),
+  ];
   return {
     name: INIT_CONTAINER,
     image: cfg.image,
     imagePullPolicy: cfg.imagePullPolicy,
     command: [IMAGE_LANYARD, 'proxy-init'],
-    args: ['--inbound-port', String(PORTS.proxyInbound), '--outbound-port', String(PORTS.proxyOutbound), '--admin-port', String(PORTS.proxyAdmin), '--proxy-uid', String(PROXY_UID)],
+    args: ['--inbound-port', String(PORTS.proxyInbound), '--outbound-port', String(PORTS.proxyOutbound), '--admin-port', String(PORTS.proxyAdmin), '--proxy-uid', String(PROXY_UID), ...ignore],
     resources: cfg.initResources,
     // iptables needs root with NET_ADMIN and NET_RAW, and nothing else.
     securityContext: {
@@ -50,7 +58,8 @@ export function initContainer(cfg: InjectConfig): Json {
   };
 }
 
-export function proxyContainer(cfg: InjectConfig): Json {
+/** `appProbes`: the app's probes moved to the admin port (app-probes.ts), which the proxy runs. */
+export function proxyContainer(cfg: InjectConfig, appProbes: Record<string, AppProbeEntry> = {}): Json {
   const suffix = `.serviceaccount.identity.${cfg.controlNamespace}.${cfg.trustDomain}`;
   const probe = (path: string): Json => ({ httpGet: { path, port: PORTS.proxyAdmin }, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 });
   const container: Json = {
@@ -72,12 +81,14 @@ export function proxyContainer(cfg: InjectConfig): Json {
       env('LANYARD_PROXY_IDENTITY_DIR', PATHS.identityDir),
       env('LANYARD_PROXY_TRANSPARENT', 'true'),
       env('LANYARD_PROXY_DISCOVERY_ADDR', cfg.discoveryAddr),
+      env('LANYARD_PROXY_DISCOVERY_NAME', cfg.discoveryName),
       env('LANYARD_PROXY_INBOUND_ADDR', `0.0.0.0:${PORTS.proxyInbound}`),
       env('LANYARD_PROXY_OUTBOUND_ADDR', `127.0.0.1:${PORTS.proxyOutbound}`),
       env('LANYARD_PROXY_ADMIN_ADDR', `0.0.0.0:${PORTS.proxyAdmin}`),
       env('LANYARD_TRUST_DOMAIN', cfg.trustDomain),
       env('LANYARD_CONTROL_NAMESPACE', cfg.controlNamespace),
       env('LANYARD_LOG_LEVEL', cfg.logLevel),
+      ...(Object.keys(appProbes).length ? [env(APP_PROBES_ENV, JSON.stringify(appProbes))] : []),
     ],
     ports: [
       { name: 'lanyard-proxy', containerPort: PORTS.proxyInbound, protocol: 'TCP' },

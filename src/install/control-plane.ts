@@ -37,13 +37,13 @@ function argsOf(c: Component, v: InstallValues): string[] {
       ...common,
     ];
   }
-  if (c === 'discovery') return ['discovery', '--kubernetes', '--addr', `0.0.0.0:${PORTS.discovery}`, '--admin-addr', `0.0.0.0:${PORTS.discoveryAdmin}`, ...common];
-  return [
-    'injector', '--addr', `0.0.0.0:${PORTS.injector}`, '--admin-addr', `0.0.0.0:${PORTS.injectorAdmin}`,
+  // Discovery and the injector serve TLS with certificates they get through Certify, as workloads do.
+  const certify = [
     '--identity-addr', `${componentName('identity')}.${v.controlNamespace}.svc.${v.clusterDomain}:${PORTS.identity}`,
     '--trust-anchors', anchors, '--token-file', `${PATHS.tokenDir}/${TOKEN_FILE}`,
-    '--values', `${INJECTOR_VALUES_DIR}/values.yaml`, ...common,
   ];
+  if (c === 'discovery') return ['discovery', '--kubernetes', '--addr', `0.0.0.0:${PORTS.discovery}`, '--admin-addr', `0.0.0.0:${PORTS.discoveryAdmin}`, '--tls', 'certify', ...certify, ...common];
+  return ['injector', '--addr', `0.0.0.0:${PORTS.injector}`, '--admin-addr', `0.0.0.0:${PORTS.injectorAdmin}`, ...certify, '--values', `${INJECTOR_VALUES_DIR}/values.yaml`, ...common];
 }
 
 const ADMIN_PORT: Record<Component, number> = { identity: PORTS.identityAdmin, discovery: PORTS.discoveryAdmin, injector: PORTS.injectorAdmin };
@@ -57,12 +57,15 @@ function volumesOf(c: Component, v: InstallValues): { volumes: Json[]; mounts: J
     volumes.push({ name: 'issuer', secret: { secretName: ISSUER_SECRET, defaultMode: 0o440 } });
     mounts.push({ name: 'issuer', mountPath: PATHS.issuerDir, readOnly: true });
   }
+  if (c !== 'identity') {
+    // The token discovery and the injector present to Certify; their keys stay in memory, so
+    // nothing is written and the root filesystem stays read-only.
+    volumes.push({ name: VOLUMES.token, projected: { sources: [{ serviceAccountToken: { audience: v.identity.audience, expirationSeconds: 3600, path: TOKEN_FILE } }] } });
+    mounts.push({ name: VOLUMES.token, mountPath: PATHS.tokenDir, readOnly: true });
+  }
   if (c === 'injector') {
-    volumes.push(
-      { name: VOLUMES.token, projected: { sources: [{ serviceAccountToken: { audience: v.identity.audience, expirationSeconds: 3600, path: TOKEN_FILE } }] } },
-      { name: 'values', configMap: { name: INJECTOR_VALUES_CONFIGMAP } },
-    );
-    mounts.push({ name: VOLUMES.token, mountPath: PATHS.tokenDir, readOnly: true }, { name: 'values', mountPath: INJECTOR_VALUES_DIR, readOnly: true });
+    volumes.push({ name: 'values', configMap: { name: INJECTOR_VALUES_CONFIGMAP } });
+    mounts.push({ name: 'values', mountPath: INJECTOR_VALUES_DIR, readOnly: true });
   }
   return { volumes, mounts };
 }
@@ -121,7 +124,7 @@ export function deployment(c: Component, v: InstallValues): Manifest {
 
 const DESCRIPTION: Record<Component, string> = {
   identity: 'verifies service-account tokens and signs workload certificates (Certify).',
-  discovery: 'tells proxies which identity to expect at a pod IP.',
+  discovery: 'tells proxies which identity to expect at a pod IP, over TLS as lanyard-discovery.',
   injector: 'the mutating admission webhook that adds the proxy to pods that ask for it.',
 };
 

@@ -1,6 +1,6 @@
 /**
  * The admin HTTP listener shared by every Lanyard process: `/live`, `/ready`, `/metrics`,
- * plus routes a component adds (the proxy's `/identity`). Plain HTTP on a port that is
+ * plus routes a component adds (the proxy's `/identity` and its app probes). Plain HTTP on a port that is
  * never redirected into the mesh.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,6 +20,8 @@ export interface AdminServerConfig {
   ready: () => ReadyState;
   /** Extra GET routes, path -> JSON body. */
   routes?: Record<string, () => unknown>;
+  /** Extra GET routes whose handler picks the status: path -> plain-text answer (the proxy's app probes). */
+  textRoutes?: ReadonlyMap<string, () => Promise<{ code: number; body: string }>>;
   /** GET routes that answer themselves (a stream that stays open): path -> handler. */
   streams?: Record<string, (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => void>;
 }
@@ -69,6 +71,11 @@ export class AdminServer {
       if (stream) return stream(req, res, url.searchParams);
       const route = this.cfg.routes?.[path];
       if (route) return send(res, 200, 'application/json', JSON.stringify(route(), null, 2) + '\n');
+      const text = this.cfg.textRoutes?.get(path);
+      if (text) {
+        const answer = await text();
+        return send(res, answer.code, 'text/plain', answer.body);
+      }
       return send(res, 404, 'text/plain', 'not found\n');
     } catch (e) {
       return send(res, 500, 'text/plain', `error: ${(e as Error).message}\n`);

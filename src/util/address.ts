@@ -48,3 +48,14 @@ export function parsePort(text: string): number {
 export function formatAddress(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
+
+/**
+ * True for hosts only this machine can reach: `localhost`, 127.0.0.0/8, `::1` (and the
+ * IPv4-mapped `::ffff:127.x.y.z`). What may go without TLS: nothing on a network path sees it.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}

@@ -147,7 +147,7 @@ const TABLE: Record<string, { usage: Case; failure: Case | string }> = {
   },
   injector: {
     usage: { args: () => ['injector', '--addr', 'localhost'], says: /^lanyard: --addr \(env LANYARD_INJECTOR_ADDR\): no port/ },
-    failure: { args: () => ['injector', '--addr', '127.0.0.1:0', '--admin-addr', `127.0.0.1:${busyPort}`, '--trust-anchors', f('ca.crt')], says: /^lanyard: .*EADDRINUSE/ },
+    failure: { args: () => ['injector', '--addr', '127.0.0.1:0', '--admin-addr', `127.0.0.1:${busyPort}`, '--trust-anchors', f('ca.crt'), '--token-file', f('web.token')], says: /^lanyard: .*EADDRINUSE/ },
   },
   edges: {
     usage: { args: () => ['edges'], says: /^lanyard: name the proxies to read: --proxy/ },

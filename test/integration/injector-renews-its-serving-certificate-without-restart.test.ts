@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { ExtraDnsNames } from '../../src/identity/extra-dns-names.js';
-import { CertifiedServingCertificate, type ServingKeyPair } from '../../src/inject/certified-serving-certificate.js';
+import { CertifiedServingCertificate, type ServingKeyPair } from '../../src/serving/certified-serving-certificate.js';
 import { injectConfigFrom } from '../../src/inject/inject-config.js';
 import { InjectorServer } from '../../src/inject/injector-server.js';
 import { loadValues } from '../../src/install/load-values.js';

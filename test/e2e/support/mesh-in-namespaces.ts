@@ -71,6 +71,7 @@ export class LogStream {
 
 export const PROXY_UID = 2102;
 export const identityOf = (sa: string, ns = 'default') => `${sa}.${ns}.serviceaccount.identity.lanyard.cluster.local`;
+export const DISCOVERY_IDENTITY = identityOf('lanyard-discovery', 'lanyard');
 
 export interface MeshPod extends Pod {
   sa: string | null;
@@ -109,7 +110,13 @@ export class NamespaceMesh {
     this.fakeApi = this.topo.spawn(this.ctl.netns, [process.execPath, CLI.replace(/src\/cli\/main\.js$/, 'test/e2e/support/fake-api-runner.js'), this.dir]);
     this.fakeApiOut = new LogStream('fake-api', this.fakeApi);
     const ready = await this.fakeApiOut.waitFor({ ready: true });
-    const disc = this.topo.spawn(this.ctl.netns, [process.execPath, CLI, 'discovery', '--kubernetes', '--kubeconfig', String(ready.kubeconfig), '--addr', `${this.ctl.ip}:8086`, '--admin-addr', '127.0.0.1:9996']);
+    // As installed: discovery serves TLS with a certificate it gets through Certify with its own token.
+    const discoveryToken = join(this.dir, 'lanyard-discovery.token');
+    writeFileSync(discoveryToken, sh([process.execPath, CLI, 'token', 'mint', '--ns', 'lanyard', '--sa', 'lanyard-discovery', '--pki-dir', pki]).trim(), { mode: 0o600 });
+    const disc = this.topo.spawn(this.ctl.netns, [
+      process.execPath, CLI, 'discovery', '--kubernetes', '--kubeconfig', String(ready.kubeconfig), '--addr', `${this.ctl.ip}:8086`, '--admin-addr', '127.0.0.1:9996',
+      '--tls', 'certify', '--identity-addr', `${this.ctl.ip}:8080`, '--trust-anchors', join(this.dir, 'ca.crt'), '--token-file', discoveryToken,
+    ]);
     this.discovery = new LogStream('discovery', disc);
     await this.discovery.waitFor({ msg: 'pod watch synced' });
   }
@@ -141,6 +148,7 @@ export class NamespaceMesh {
       LANYARD_PROXY_TRANSPARENT: 'true',
       LANYARD_PROXY_IDENTITY_ADDR: `${this.ctl.ip}:8080`,
       LANYARD_PROXY_DISCOVERY_ADDR: `${this.ctl.ip}:8086`,
+      LANYARD_PROXY_DISCOVERY_NAME: DISCOVERY_IDENTITY,
       LANYARD_PROXY_TRUST_ANCHORS: join(this.dir, 'ca.crt'),
       LANYARD_PROXY_LOCAL_IDENTITY: identityOf(sa),
       LANYARD_PROXY_TOKEN_FILE: token,

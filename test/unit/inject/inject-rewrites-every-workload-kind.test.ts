@@ -78,6 +78,9 @@ describe('lanyard inject', () => {
       LANYARD_PROXY_IDENTITY_ADDR: 'lanyard-identity.lanyard.svc.cluster.local:8080',
       LANYARD_PROXY_IDENTITY_NAME: 'lanyard-identity.lanyard.serviceaccount.identity.lanyard.cluster.local',
       LANYARD_PROXY_TRUST_ANCHORS: '/var/run/lanyard/trust-anchors/ca-bundle.crt',
+      // Discovery's answers decide whom the proxy expects: it is verified over TLS as its own identity.
+      LANYARD_PROXY_DISCOVERY_ADDR: 'lanyard-discovery.lanyard.svc.cluster.local:8086',
+      LANYARD_PROXY_DISCOVERY_NAME: 'lanyard-discovery.lanyard.serviceaccount.identity.lanyard.cluster.local',
     });
     expect(JSON.stringify(proxy.env)).not.toContain('BEGIN CERTIFICATE');
     expect(proxy.securityContext).toMatchObject({ runAsUser: 2102, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });

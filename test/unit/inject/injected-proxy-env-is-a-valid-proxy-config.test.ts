@@ -46,6 +46,7 @@ test.each([
     identityName: `lanyard-identity.${ns}.serviceaccount.identity.${ns}.${td}`,
     identityAddr: `lanyard-identity.${ns}.svc.cluster.local:8080`,
     discoveryAddr: `lanyard-discovery.${ns}.svc.cluster.local:8086`,
+    discoveryName: `lanyard-discovery.${ns}.serviceaccount.identity.${ns}.${td}`,
     transparent: true,
     trustAnchorsFile: at('/var/run/lanyard/trust-anchors/ca-bundle.crt'),
     identityDir: '/var/run/lanyard/identity',

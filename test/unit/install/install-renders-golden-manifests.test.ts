@@ -123,6 +123,26 @@ describe('lanyard install output', () => {
     expect(JSON.stringify(ms.map((m) => m.object))).not.toContain('ca.key');
   });
 
+  test('ok/discovery and the injector get their certificates through Certify: token with the identity audience, bundle, identity address', () => {
+    const deployments = Object.fromEntries(ofKind(defaults(), 'Deployment').map((d) => [d.metadata.name, d.spec.template.spec]));
+    for (const name of ['lanyard-discovery', 'lanyard-injector']) {
+      const pod = deployments[name];
+      const [c] = pod.containers;
+      const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
+      expect(arg('--identity-addr')).toBe('lanyard-identity.lanyard.svc.cluster.local:8080');
+      const volumes = Object.fromEntries(pod.volumes.map((v: Obj) => [v.name, v]));
+      const mountOf = (file: string) => c.volumeMounts.find((m: Obj) => file.startsWith(`${m.mountPath}/`));
+      const token = mountOf(arg('--token-file'));
+      expect(volumes[token.name].projected.sources[0].serviceAccountToken).toEqual({ audience: 'identity.lanyard.io', expirationSeconds: 3600, path: 'lanyard-identity-token' });
+      const bundle = mountOf(arg('--trust-anchors'));
+      expect(volumes[bundle.name].configMap.name).toBe('lanyard-trust-anchors');
+      // Nothing is written: the key stays in memory, every mount is read-only.
+      expect(c.volumeMounts.every((m: Obj) => m.readOnly === true)).toBe(true);
+      expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    }
+    expect(deployments['lanyard-discovery'].containers[0].args).toEqual(expect.arrayContaining(['--kubernetes', '--tls', 'certify']));
+  });
+
   test('ok/values reach the manifests: registry and tag, lifetime, validator, trust domain, failure policy', () => {
     const text = JSON.stringify(objects(ha()));
     expect(text).toContain('registry.example/mesh/lanyard:v9');

@@ -1,6 +1,7 @@
-import { formatAddress, parseAddress } from '../../../src/util/address.js';
+import { formatAddress, isLoopbackHost, parseAddress } from '../../../src/util/address.js';
 import { formatDuration, parseDuration, timerDelay, MAX_TIMER_MS } from '../../../src/util/duration.js';
 import { named, parseBoolean, parseChoice, parseInteger, ValueError } from '../../../src/util/value-error.js';
+import { formatPortRanges, parsePortRanges } from '../../../src/util/port-ranges.js';
 
 describe('durations', () => {
   test.each([
@@ -70,6 +71,23 @@ describe('addresses', () => {
     expect(() => parseAddress(text, role)).toThrow(ValueError);
     expect(() => parseAddress(text, role)).toThrow(why);
   });
+
+  test.each([
+    ['127.0.0.1', true],
+    ['127.9.8.7', true],
+    ['::1', true],
+    ['::ffff:127.0.0.1', true],
+    ['localhost', true],
+    ['LocalHost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.1', false],
+    ['128.0.0.1', false],
+    ['lanyard-discovery.lanyard.svc.cluster.local', false],
+    ['localhost.example', false],
+  ] as const)('loopback %s: %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
 });
 
 describe('other values', () => {
@@ -101,5 +119,27 @@ describe('other values', () => {
       message = (e as Error).message;
     }
     expect(message.length).toBeLessThan(300);
+  });
+});
+
+describe('port lists (proxy-init flags and the skip-ports annotations)', () => {
+  test.each([
+    ['25', [{ from: 25, to: 25 }], '25'],
+    [' 25, 587,6000-6010,6000:6010,,25 ', [{ from: 25, to: 25 }, { from: 587, to: 587 }, { from: 6000, to: 6010 }], '25,587,6000-6010'],
+    ['22-22', [{ from: 22, to: 22 }], '22'],
+    ['', [], ''],
+  ])('ok/%j', (text, ranges, canonical) => {
+    expect(parsePortRanges(text)).toEqual(ranges);
+    expect(formatPortRanges(parsePortRanges(text))).toBe(canonical);
+  });
+
+  test.each([
+    ['25,smtp', 'expected TCP ports 1-65535 such as 25,587,6000-6010 ("smtp" is not one), got "25,smtp"'],
+    ['6010-6000', 'expected ranges written low-high (6000-6010), got "6010-6000"'],
+    ['70000', 'expected a TCP port from 1 to 65535, got "70000"'],
+    ['1-70000', 'expected TCP ports 1-65535 such as 25,587,6000-6010 ("70000" is not one), got "1-70000"'],
+  ])('fail/%j', (text, message) => {
+    expect(() => parsePortRanges(text)).toThrow(ValueError);
+    expect(() => parsePortRanges(text)).toThrow(message);
   });
 });

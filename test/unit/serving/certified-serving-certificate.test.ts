@@ -1,13 +1,13 @@
 /**
- * The injector's certificate client installs only what it asked for: a chain to the anchors,
- * naming its identity and Service, for its own key. Anything else is refused, the reason
- * kept, and the call retried with backoff.
+ * A control-plane serving certificate (the injector's, discovery's) is installed only if it
+ * is what was asked for: a chain to the anchors, naming its identity and any extra names, for
+ * its own key. Anything else is refused, the reason kept, and the call retried with backoff.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertifiedServingCertificate, type CertifyCall, type ServingKeyPair } from '../../../src/inject/certified-serving-certificate.js';
+import { CertifiedServingCertificate, type CertifyCall, type ServingKeyPair } from '../../../src/serving/certified-serving-certificate.js';
 import { parseCsr } from '../../../src/pki/csr.js';
 import { ecPublicKeyOf } from '../../../src/pki/ec-key.js';
 import { LeafSigner } from '../../../src/pki/leaf-signer.js';

@@ -1,11 +1,12 @@
 /**
- * A serving certificate obtained through Certify, like a workload's, and kept fresh: the
- * injector presents its own projected service-account token and a CSR for its identity plus
- * its Service name, so no issuer key is ever mounted outside the identity service. It renews
- * at 70% of the lifetime, retries with capped backoff while the current certificate is still
- * valid, and hands every new certificate to `onCertificate` (the HTTPS server swaps its
- * secure context: open connections keep theirs, no restart). Linkerd's injector certificate
- * expiring silently (#5551, #5888) is what this prevents; `expiresAt` is exported as a metric.
+ * A control-plane component's serving certificate (the injector's, discovery's), obtained
+ * through Certify like a workload's and kept fresh: the component presents its own projected
+ * service-account token and a CSR for its identity (plus, for the injector, its Service name),
+ * so no issuer key is ever mounted outside the identity service. It renews at 70% of the
+ * lifetime, retries with capped backoff while the current certificate is still valid, and
+ * hands every new certificate to `onCertificate` (the server swaps its secure context: open
+ * connections keep theirs, no restart). Linkerd's injector certificate expiring silently
+ * (#5551, #5888) is what this prevents; `expiresAt` is exported as a metric.
  */
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -31,7 +32,7 @@ export interface CertifiedServingCertificateConfig {
   /** The Certify client; replaced by setClient() when the anchors change. */
   client: CertifyCall;
   identity: string;
-  /** Names after the identity, e.g. `lanyard-injector.lanyard.svc`. */
+  /** Names after the identity, e.g. `lanyard-injector.lanyard.svc`; none for discovery. */
   extraDnsNames: readonly string[];
   tokenFile: string;
   /** The anchors a returned chain must verify to (replaced by setTrustAnchors()). */
