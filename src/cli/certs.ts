@@ -27,6 +27,7 @@ import { formatDuration } from '../util/duration.js';
 import { EXIT_FAILED, outputOption, printResult, UsageError } from './cli-conventions.js';
 import { choiceOption, durationOption, pathOption } from './cli-options.js';
 import { registerBundle } from './certs-bundle.js';
+import { registerRotate } from './certs-rotate.js';
 import { certsAction } from './certs-errors.js';
 
 export function registerCerts(program: Command): void {
@@ -44,12 +45,14 @@ Examples:
   $ lanyard certs create-anchor --out-dir pki
   $ lanyard certs create-issuer --ca-cert pki/ca.crt --ca-key pki/ca.key --out-dir pki
   $ lanyard certs inspect pki/issuer.crt --bundle pki/ca.crt
-  $ lanyard certs bundle add --bundle trust-bundle.pem new-ca.crt`,
+  $ lanyard certs bundle add --bundle trust-bundle.pem new-ca.crt
+  $ lanyard certs rotate issuer --ca-cert pki/ca.crt --ca-key pki/ca.key --out-dir next --issuer /etc/lanyard/issuer --proxy 127.0.0.1:4191`,
     );
   registerCreateAnchor(certs);
   registerCreateIssuer(certs);
   registerBundle(certs);
   registerInspect(certs);
+  registerRotate(certs);
 }
 
 interface CreateOptions {

@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   token: async () => (await import('./token.js')).registerToken,
   certify: async () => (await import('./certify.js')).registerCertify,
   certs: async () => (await import('./certs.js')).registerCerts,
+  check: async () => (await import('./check.js')).registerCheck,
   proxy: async () => (await import('./proxy.js')).registerProxy,
   'proxy-init': async () => (await import('./proxy-init.js')).registerProxyInit,
   demo: async () => (await import('./demo.js')).registerDemo,

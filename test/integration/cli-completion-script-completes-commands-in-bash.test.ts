@@ -48,8 +48,9 @@ test('sourcing it registers the completion for lanyard', () => {
 test.each<[string[], string[]]>([
   [['ce'], ['certify', 'certs']],
   [['proxy-'], ['proxy-init']],
-  [[''], ['identity', 'token', 'certify', 'certs', 'proxy', 'proxy-init', 'demo', 'discovery', 'install', 'inject', 'injector', 'version', 'completion']],
-  [['certs', ''], ['create-anchor', 'create-issuer', 'bundle', 'inspect']],
+  [[''], ['identity', 'token', 'certify', 'certs', 'check', 'proxy', 'proxy-init', 'demo', 'discovery', 'install', 'inject', 'injector', 'version', 'completion']],
+  [['certs', ''], ['create-anchor', 'create-issuer', 'bundle', 'inspect', 'rotate']],
+  [['certs', 'rotate', ''], ['anchor', 'issuer']],
   [['certs', 'bundle', 'list', ''], []],
   [['certs', 'bundle', 'l'], ['list']],
   [['token', 'm'], ['mint']],
@@ -107,7 +108,7 @@ function completeZsh(...words: string[]): string[] {
 zshTest('zsh accepts the script and offers the same completions', () => {
   const r = spawnSync('zsh', ['-n', '-c', zshScript], { encoding: 'utf8' });
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-  expect(completeZsh('certs', '')).toEqual(['create-anchor', 'create-issuer', 'bundle', 'inspect']);
+  expect(completeZsh('certs', '')).toEqual(['create-anchor', 'create-issuer', 'bundle', 'inspect', 'rotate']);
   expect(completeZsh('identity', '--validator', '')).toEqual(['dev', 'jwks', 'kubernetes']);
   expect(completeZsh('certs', 'bundle', 'list', '--bundle', '')).toEqual(['<files>']);
   expect(completeZsh('proxy', '--no-')).toContain('--no-mux');

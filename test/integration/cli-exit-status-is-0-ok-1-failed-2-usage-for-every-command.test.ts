@@ -103,6 +103,20 @@ const TABLE: Record<string, { usage: Case; failure: Case | string }> = {
     usage: { args: () => ['certs', 'inspect', f('missing.pem')], says: /^lanyard: FILE: .*missing\.pem does not exist$/ },
     failure: { args: () => ['certs', 'inspect', f('expired.crt')], reports: /PROBLEM: certificate 1 \(CN=root-expired\) expired at/ },
   },
+  'certs rotate anchor': {
+    usage: { args: () => ['certs', 'rotate', 'anchor', '--issuer', dir], says: /^error: required option '--new-anchor <file>' not specified/ },
+    failure: { args: () => ['certs', 'rotate', 'anchor', '--new-anchor', f('expired.crt'), '--issuer', dir, '--no-proxies', '--step', 'wait-anchor'], reports: /× wait-anchor: cannot wait-anchor: the new anchor is not in the bundle/ },
+  },
+  'certs rotate issuer': {
+    usage: { args: () => ['certs', 'rotate', 'issuer', '--issuer', dir, '--kubernetes'], says: /^lanyard: pass --issuer DIR \(files\) or --kubernetes/ },
+    failure: { args: () => ['certs', 'rotate', 'issuer', '--issuer', dir, '--no-proxies'], reports: /× move-issuer: no new issuer: pass --new-issuer-cert/ },
+  },
+  // check's own rule: 1 warnings only (this issuer expires within 60 days), 2 failures (a
+  // report on stdout; check-on-files-exits-0-ok-1-warnings-2-failures.test.ts), 2 usage.
+  check: {
+    usage: { args: () => ['check'], says: /^lanyard: nothing to check: pass --issuer/ },
+    failure: { args: () => ['check', '--issuer', dir], reports: /‼ the issuer certificate is valid for at least 60d/ },
+  },
   proxy: {
     usage: { args: () => ['proxy'], env: () => ({ LANYARD_PROXY_TRUST_ANCHORS: f('ca.crt'), LANYARD_PROXY_LOCAL_IDENTITY: 'web.default.serviceaccount.identity.lanyard.cluster.local', LANYARD_PROXY_INBOUND_ADDR: 'localhost' }), says: /^lanyard: --inbound-addr \(env LANYARD_PROXY_INBOUND_ADDR\): no port/ },
     failure: {
@@ -192,7 +206,7 @@ describe.each(Object.keys(TABLE))('%s', (path) => {
   if (typeof failure !== 'string') test('a failed operation exits 1', () => expectExit(failure, 1), SLOW);
 });
 
-test.each([['token'], ['certs'], ['certs bundle']])('%s without a sub-command shows help and exits 2', async (path) => {
+test.each([['token'], ['certs'], ['certs bundle'], ['certs rotate']])('%s without a sub-command shows help and exits 2', async (path) => {
   expect(groups()).toContain(path);
   const r = await lanyard(path.split(' '));
   expect(r.code).toBe(2);

@@ -1,5 +1,5 @@
 /**
- * Leaves live 5 s and the identity service goes away, so both proxies' certificates expire.
+ * Leaves live 10 s and the identity service goes away, so both proxies' certificates expire.
  * Then: `/ready` is 503 and says why (and `lanyard_proxy_ready` is 0); the multiplexed session made with the expired
  * certificates is closed (no new stream rides on it); refresh attempts after expiry are
  * never further apart than the first backoff step (1 s), instead of the next step of the
@@ -18,7 +18,7 @@ let web: ProxyProcess;
 let revived: IdentityService | null = null;
 
 beforeAll(async () => {
-  mesh = await Mesh.start({ lifetimeMs: 5000, port: await freePort() });
+  mesh = await Mesh.start({ lifetimeMs: 10_000, port: await freePort() });
   const fast = { LANYARD_PROXY_MIN_REFRESH: '1s' };
   ({ api, web } = await mesh.pair({ appPort: await mesh.app('api'), apiEnv: fast, webEnv: fast }));
 });

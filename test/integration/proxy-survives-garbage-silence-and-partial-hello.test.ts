@@ -128,6 +128,11 @@ test('a partial ClientHello, then FIN, is passed on as plaintext, FIN included',
 
 test('a partial ClientHello, then a reset, is peer-closed and counted', async () => {
   const part = (await captureClientHello({ servername: identityOf('default', 'api') })).subarray(0, 42);
+  // A reset discards what the proxy had not read yet: on a busy machine some of the 42 bytes
+  // never reach it, and the line says the connection closed before sending anything.
+  const reasons = ['closed after 42 bytes, before the protocol was known', 'closed before sending anything'];
+  const lines = () => api.logs.filter((l) => l.event === 'connection' && reasons.includes(String(l.reason)));
+  const before = lines().length;
   await Promise.all(
     Array.from({ length: ROUNDS }, () => new Promise<void>((resolve) => {
       const s = connect({ host: '127.0.0.1', port: api.inbound }, () => {
@@ -138,9 +143,10 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
       s.once('close', () => resolve());
     })),
   );
-  const reason = 'closed after 42 bytes, before the protocol was known';
-  await waitUntil(() => api.where({ reason }).length === ROUNDS, 'an audit line per reset connection');
-  expect(api.where({ reason })[0]).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  await waitUntil(() => lines().length === before + ROUNDS, 'an audit line per reset connection');
+  const reset = lines().slice(before);
+  for (const line of reset) expect(line).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  expect(reset.some((l) => l.reason === reasons[0])).toBe(true);
 });
 
 test('afterwards no descriptor has leaked, nothing is active, and mTLS still works', async () => {
