@@ -54,6 +54,12 @@ export interface IdentityServiceConfig {
   maxConnections?: number;
   /** Issuer status streams send a heartbeat this often (with the service's clock). Default 30s. */
   statusHeartbeatMs?: number;
+  /**
+   * Serve `lanyard.identity.v1.IssuerStatus` beside Certify. Default true; false serves
+   * Certify alone, as Linkerd's identity controller does (proxies then fall back to a
+   * periodic Certify: proxy/identity/issuer-watch.ts).
+   */
+  issuerStatusStream?: boolean;
   logger: Logger;
   clock?: () => number;
 }
@@ -120,7 +126,7 @@ export class IdentityService {
     this.server = new IdentityServer({
       ca: this.ca,
       credentials: this.credentials,
-      issuerStatus: this.issuerStatus,
+      issuerStatus: cfg.issuerStatusStream === false ? undefined : this.issuerStatus,
       logger: cfg.logger,
       registry: this.registry,
       idleTimeoutMs: cfg.idleTimeoutMs,
