@@ -288,6 +288,7 @@ export class SidecarProxy {
   private leafChanged(): void {
     const m = this.tls.current();
     if (!m) return;
+    this.drain.learnIssuers(m.certificate.intermediates);
     const fp = issuerFingerprintOf(m.certificate, m.anchorsPem);
     const issuer = m.certificate.intermediates[0] ?? null;
     this.metrics.leafIssuer(fp, oneLine(issuer?.subject ?? m.certificate.leaf.issuer));

@@ -247,7 +247,9 @@ export class OutboundProxy {
     // tls.connect passes allowHalfOpen on to the TLSSocket (its types omit it).
     const socket = tlsConnect(options);
     socket.setNoDelay(true);
-    if (resume) socket.on('session', (s: Buffer) => this.sessions.set(key, s));
+    // A ticket that arrives after the certificate or anchors changed belongs to the old ones.
+    const generation = material.generation;
+    if (resume) socket.on('session', (s: Buffer) => generation === this.sessionGeneration && this.sessions.set(key, s));
     return socket;
   }
 }

@@ -18,7 +18,15 @@
  * Verdicts are computed only when anchors are removed, from OpenSSL's copy of the peer chain
  * (nothing is stored per connection but the registration), once per TLS connection.
  * Registrations made shortly after a removal are judged at once: their handshake may have
- * started under the old anchors.
+ * started under the old anchors. A resumed session is the exception: its ticket can only come
+ * from the secure contexts made after the removal (tickets of older contexts do not decrypt,
+ * and the client cache is dropped), so its authentication was made under the anchors in force.
+ *
+ * A resumed session carries no peer chain (OpenSSL keeps only the peer's leaf on the server
+ * side, and nothing on the client side), so when anchors are removed its leaf is completed with
+ * the issuers this proxy knows: its own leaves' (everyone in the mesh is signed by the same
+ * issuer, old or new) and those seen in full chains. One that cannot be completed, or has no
+ * certificate to judge, is drained: unknown is not trusted.
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
@@ -48,8 +56,13 @@ export interface AnchorDrainConfig {
 /** Registrations made within this of a removal are judged at once (handshakes are bounded well below it). */
 const RECENT_MS = 60_000;
 
+/** Issuer certificates kept to complete resumed sessions' chains (a rotation has two or three). */
+const MAX_KNOWN_ISSUERS = 16;
+
 export class AnchorDrain {
   private readonly targets = new Set<DrainTarget>();
+  /** Issuer certificates by fingerprint, oldest first. */
+  private readonly issuers = new Map<string, X509Certificate>();
   private bundle: TrustBundle | null = null;
   private removedAt = -Infinity;
   /** Verdicts of the last removal, per TLS connection (many streams share one session). */
@@ -59,12 +72,22 @@ export class AnchorDrain {
 
   /** Registers `t` until the returned function is called (when it closes). */
   add(t: DrainTarget): () => void {
-    if (this.bundle && this.now() - this.removedAt < RECENT_MS && !this.trusted(t.tls, this.bundle)) {
+    if (this.bundle && this.now() - this.removedAt < RECENT_MS && !t.tls.isSessionReused() && !this.trusted(t.tls, this.bundle)) {
       this.start(t);
       return () => undefined;
     }
     this.targets.add(t);
     return () => void this.targets.delete(t);
+  }
+
+  /** Issuer certificates (CA, not self-signed) to complete the chains of resumed sessions with. */
+  learnIssuers(certs: readonly X509Certificate[]): void {
+    for (const c of certs) {
+      if (!c.ca || c.checkIssued(c)) continue;
+      this.issuers.delete(c.fingerprint256);
+      this.issuers.set(c.fingerprint256, c);
+      if (this.issuers.size > MAX_KNOWN_ISSUERS) this.issuers.delete(this.issuers.keys().next().value!);
+    }
   }
 
   /** How many are registered now (tests, and the drain log line). */
@@ -81,7 +104,9 @@ export class AnchorDrain {
     this.removedAt = this.now();
     this.verdicts = new WeakMap();
     let drained = 0;
-    for (const t of [...this.targets]) {
+    // Full handshakes first: their chains teach the issuers that complete resumed sessions'.
+    const order = [...this.targets].sort((x, y) => Number(x.tls.isSessionReused()) - Number(y.tls.isSessionReused()));
+    for (const t of order) {
       if (this.trusted(t.tls, bundle)) continue;
       this.targets.delete(t);
       this.start(t);
@@ -108,7 +133,7 @@ export class AnchorDrain {
   /** Whether the peer chain `tls` was authenticated with still verifies to `bundle`. */
   private trusted(tls: TLSSocket, bundle: TrustBundle): boolean {
     let v = this.verdicts.get(tls);
-    if (v === undefined) this.verdicts.set(tls, (v = chainVerifies(tls, bundle)));
+    if (v === undefined) this.verdicts.set(tls, (v = chainVerifies(tls, bundle, this.issuers, (c) => this.learnIssuers(c))));
     return v;
   }
 
@@ -123,18 +148,29 @@ export class AnchorDrain {
  * anchors it chains to, not whether it has expired since (expiry is handled elsewhere).
  * A socket already gone, or a peer without a certificate, has nothing to drain.
  */
-function chainVerifies(tls: TLSSocket, bundle: TrustBundle): boolean {
+function chainVerifies(tls: TLSSocket, bundle: TrustBundle, issuers: ReadonlyMap<string, X509Certificate>, learn: (certs: X509Certificate[]) => void): boolean {
   if (tls.destroyed) return true;
-  const chain = peerChain(tls);
-  if (chain.length === 0) return true;
+  const chain = peerChain(tls).filter((c, i) => i === 0 || !c.checkIssued(c));
+  // No certificate at all: a resumed session on the client side (OpenSSL keeps none there).
+  // What authenticated it is unknown, so it is not trusted; anything else has nothing to drain.
+  if (chain.length === 0) return !tls.isSessionReused();
   const leaf = chain[0];
   const at = new Date(Math.min(Math.max(Date.now(), Date.parse(leaf.validFrom)), Date.parse(leaf.validTo)));
-  try {
-    bundle.verify(chain.filter((c, i) => i === 0 || !c.checkIssued(c)), at);
-    return true;
-  } catch {
-    return false;
+  const verifies = (c: X509Certificate[]) => {
+    try {
+      bundle.verify(c, at);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (chain.length > 1) {
+    learn(chain.slice(1));
+    return verifies(chain);
   }
+  // A leaf alone (a resumed session): try each known issuer that signed it.
+  if (verifies(chain)) return true;
+  return [...issuers.values()].some((i) => leaf.checkIssued(i) && leaf.verify(i.publicKey) && verifies([leaf, i]));
 }
 
 function peerChain(tls: TLSSocket): X509Certificate[] {

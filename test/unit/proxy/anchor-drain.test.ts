@@ -26,11 +26,12 @@ beforeAll(async () => {
 });
 
 /** What OpenSSL hands node: leaf → issuer → anchor, the anchor its own issuer. */
-function peer(chain: X509Certificate[], o: { destroyed?: boolean } = {}): TLSSocket & { reads: number } {
+/** What OpenSSL hands node for a resumed session: the peer's leaf alone. */
+function peer(chain: X509Certificate[], o: { destroyed?: boolean; resumed?: boolean } = {}): TLSSocket & { reads: number } {
   type Detailed = { raw: Buffer; fingerprint256: string; issuerCertificate?: Detailed };
   const nodes: Detailed[] = chain.map((c) => ({ raw: c.raw, fingerprint256: c.fingerprint256 }));
   nodes.forEach((n, i) => (n.issuerCertificate = nodes[i + 1] ?? n));
-  const s = { destroyed: o.destroyed ?? false, reads: 0, getPeerCertificate: () => (s.reads++, nodes[0]) };
+  const s = { destroyed: o.destroyed ?? false, reads: 0, isSessionReused: () => o.resumed ?? false, getPeerCertificate: () => (s.reads++, nodes[0]) };
   return s as unknown as TLSSocket & { reads: number };
 }
 
@@ -127,4 +128,40 @@ test('ok/an expired peer leaf is judged by where it chains, not by its expiry', 
   f.drain.add(elsewhere);
   f.advance(60_001);
   expect(f.drain.anchorsRemoved(onlyB(), [c.anchorCert.fingerprint256])).toBe(2);
+});
+
+test('ok/a resumed session (leaf alone) is completed with a known issuer; unknown is drained', () => {
+  const f = fixture();
+  const known = target(peer([leafB], { resumed: true }));
+  const unknown = target(peer([leafA], { resumed: true }));
+  f.drain.learnIssuers([b.issuerCert, b.anchorCert]); // the anchor (self-signed) is not kept
+  f.drain.add(known);
+  f.drain.add(unknown);
+  expect(f.drain.anchorsRemoved(onlyB(), [a.anchorCert.fingerprint256])).toBe(1);
+  expect([known.drained, unknown.drained]).toEqual([0, 1]);
+});
+
+test('ok/full chains are judged first and teach the issuers resumed sessions need', () => {
+  const f = fixture();
+  const resumed = target(peer([leafB], { resumed: true }));
+  const full = target(peer([leafB, b.issuerCert, b.anchorCert]));
+  f.drain.add(resumed); // registered first, judged after the full chain
+  f.drain.add(full);
+  expect(f.drain.anchorsRemoved(onlyB(), [a.anchorCert.fingerprint256])).toBe(0);
+});
+
+test('ok/a session resumed after the removal is registered, not drained (its ticket is from the new contexts)', () => {
+  const f = fixture();
+  f.drain.anchorsRemoved(onlyB(), [a.anchorCert.fingerprint256]);
+  const resumed = target(peer([leafB], { resumed: true }));
+  f.drain.add(resumed);
+  expect(resumed.drained).toBe(0);
+  expect(f.drain.size).toBe(1);
+});
+
+test('ok/a resumed client-side session (OpenSSL keeps no peer certificate) is drained: unknown is not trusted', () => {
+  const f = fixture();
+  const t = target(peer([], { resumed: true }));
+  f.drain.add(t);
+  expect(f.drain.anchorsRemoved(onlyB(), [a.anchorCert.fingerprint256])).toBe(1);
 });
