@@ -106,8 +106,10 @@ export class AnchorDrain {
     let drained = 0;
     // Full handshakes first: their chains teach the issuers that complete resumed sessions'.
     const order = [...this.targets].sort((x, y) => Number(x.tls.isSessionReused()) - Number(y.tls.isSessionReused()));
-    for (const t of order) {
-      if (this.trusted(t.tls, bundle)) continue;
+    const untrusted = order.filter((t) => !this.trusted(t.tls, bundle));
+    // Connections before sessions: at the end of the grace period a carried connection is
+    // closed (and audited as such) before the session under it goes.
+    for (const t of untrusted.sort((x, y) => Number(x.kind === 'session') - Number(y.kind === 'session'))) {
       this.targets.delete(t);
       this.start(t);
       drained++;

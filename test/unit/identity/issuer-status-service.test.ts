@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { IssuerStatusService, type IssuerStatus } from '../../../src/identity/issuer-status-service.js';
+import { IssuerStatusService, type IssuerStatus, type IssuerStatusServiceConfig } from '../../../src/identity/issuer-status-service.js';
 import { createRegistry } from '../../../src/telemetry/metrics.js';
 import { toTimestamp } from '../../../src/proto/messages.js';
 import { LogSink } from '../../support/log-sink.js';
@@ -54,7 +54,7 @@ function fixture(o: { maxStreams?: number } = {}) {
   const f = fakeIssuers();
   const logs = new LogSink();
   const registry = createRegistry();
-  const svc = new IssuerStatusService({ issuers: f.issuers, logger: logs.logger(), registry, maxStreams: o.maxStreams, heartbeatMs: 3600_000, clock: () => NOW });
+  const svc = new IssuerStatusService({ issuers: f.issuers as unknown as IssuerStatusServiceConfig['issuers'], logger: logs.logger(), registry, maxStreams: o.maxStreams, heartbeatMs: 3600_000, clock: () => NOW });
   svc.start();
   const open = (clientMs: number | null = NOW, identity = 'web.default') => {
     const c = new FakeCall({ client_time: clientMs === null ? null : toTimestamp(new Date(clientMs)), identity });
