@@ -3,7 +3,8 @@
  * flag onto its variable). Every value is checked at start-up and an error names the
  * variable, so a bad manifest fails at once instead of on the first connection.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isDnsName, TrustDomain } from '../src/pki/names.js';
 import { parseAddress, parsePort, type HostPort } from '../src/util/address.js';
 import { parseDuration } from '../src/util/duration.js';
@@ -42,8 +43,12 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   /** HTTP/2 PING keepalive on mux sessions and gRPC channels: a silent peer is found within this (0: off). */
   keepaliveMs: number;
-  /** A session repeating one refusal: its first line in full, then one summary line per this. */
+  /** A session repeating one refusal: its first diagnostic line in full, then one summary line per this. */
   auditSummaryIntervalMs: number;
+  /** Audit records go to this file (append-only, reopened on SIGHUP); null: stdout. */
+  auditFile: string | null;
+  /** Rows of the edge table behind /edges. */
+  edgeLimit: number;
   maxConnections: number;
   /** Inbound slots only authenticated peers may take (default a tenth of maxConnections). */
   authenticatedReserve: number;
@@ -89,7 +94,9 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_CONNECT_TIMEOUT: ['5s', 'TCP connect timeout (upstream and application)'],
   LANYARD_PROXY_IDLE_TIMEOUT: ['1h', 'close a connection idle this long (0: never)'],
   LANYARD_PROXY_KEEPALIVE: ['20s', 'HTTP/2 PING keepalive on mux sessions and the identity and discovery channels: a peer that stops answering is dropped within this (0: off)'],
-  LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL: ['10s', 'a mux session that repeats one refusal gets its first audit line in full, then one line with the count per this interval'],
+  LANYARD_PROXY_AUDIT_FILE: [undefined, 'write audit records to this file (append-only, created 0640, reopened on SIGHUP) instead of stdout'],
+  LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL: ['10s', 'in the diagnostic log, a mux session that repeats one refusal gets its first line in full, then one line with the count per this interval (the audit has every record)'],
+  LANYARD_PROXY_EDGE_LIMIT: ['1000', 'edges (client, server, port) counted one by one for /edges; the rest are folded into "other"'],
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
   LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of the connection limit)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
@@ -180,6 +187,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     if (f && !existsSync(f)) throw new ProxyConfigError(`${proxySource(name)}: ${f} does not exist`);
   }
   if (policyFile && !existsSync(policyFile)) throw new ProxyConfigError(`${proxySource('LANYARD_PROXY_POLICY_FILE')}: ${policyFile} does not exist`);
+  const auditFile = get('LANYARD_PROXY_AUDIT_FILE') ?? null;
+  if (auditFile) checkAuditFile(auditFile);
 
   const bool = (name: string): boolean => wrap(name, () => parseBoolean(need(name)));
   const transparent = bool('LANYARD_PROXY_TRANSPARENT');
@@ -220,6 +229,8 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     idleTimeoutMs: duration('LANYARD_PROXY_IDLE_TIMEOUT', true),
     keepaliveMs: duration('LANYARD_PROXY_KEEPALIVE', true),
     auditSummaryIntervalMs: duration('LANYARD_PROXY_AUDIT_SUMMARY_INTERVAL'),
+    auditFile,
+    edgeLimit: wrap('LANYARD_PROXY_EDGE_LIMIT', () => parseInteger(need('LANYARD_PROXY_EDGE_LIMIT'), 1, 1_000_000)),
     maxConnections,
     authenticatedReserve: get('LANYARD_PROXY_AUTHENTICATED_RESERVE') === undefined
       ? Math.floor(maxConnections / 10)
@@ -252,6 +263,14 @@ function readAnchors(value: string): { pem: string; file: string | null } {
   const pem = readFileSync(value, 'utf8');
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ProxyConfigError(`${src}: ${value} holds no PEM certificate`);
   return { pem, file: value };
+}
+
+/** The file's directory must exist and the path must not be a directory: found at start-up, not at the first connection. */
+function checkAuditFile(path: string): void {
+  const src = proxySource('LANYARD_PROXY_AUDIT_FILE');
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ProxyConfigError(`${src}: directory ${dir} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new ProxyConfigError(`${src}: ${path} is a directory; expected a file`);
 }
 
 function readFile(path: string): string {

@@ -53,6 +53,11 @@ export class ProxyMetrics {
   private readonly bundleReloads: Counter<'result'>;
   private readonly skew: Gauge;
   private readonly drains: Counter<'direction' | 'kind'>;
+  private readonly auditRecords: Counter<'event'>;
+  private readonly auditErrors: Counter<'during'>;
+  private readonly auditSubs: Gauge;
+  private readonly auditDrops: Counter;
+  private edgeRows: () => number = () => 0;
 
   /** @param ready read at each scrape for `lanyard_proxy_ready` */
   constructor(
@@ -88,6 +93,21 @@ export class ProxyMetrics {
     this.resumed = new Counter({ name: 'lanyard_proxy_tls_sessions_resumed_total', help: 'TLS handshakes that resumed a session (no certificate exchange).', labelNames: ['direction'], registers: r });
     this.detect = new Counter({ name: 'lanyard_proxy_inbound_detect_total', help: 'Inbound protocol detection outcomes.', labelNames: ['outcome'], registers: r });
     this.refused = new Counter({ name: 'lanyard_proxy_connections_refused_total', help: 'Connections refused before a decision (limit, unauthenticated-share, no-identity).', labelNames: ['direction', 'reason'], registers: r });
+    this.auditRecords = new Counter({ name: 'lanyard_proxy_audit_records_total', help: 'Audit records written to the audit sink, by event (connection, mux_session).', labelNames: ['event'], registers: r });
+    this.auditErrors = new Counter({ name: 'lanyard_proxy_audit_sink_errors_total', help: 'Audit sink failures, by when (write: a record was lost; reopen: writing goes on to the old file).', labelNames: ['during'], registers: r });
+    this.auditSubs = new Gauge({ name: 'lanyard_proxy_audit_subscribers', help: 'Live /audit subscribers (lanyard tap, the dashboard).', registers: r });
+    this.auditDrops = new Counter({ name: 'lanyard_proxy_audit_stream_dropped_total', help: 'Audit records dropped for a /audit subscriber too slow to take them (the audit sink still has every one).', registers: r });
+    const edges = () => this.edgeRows();
+    new Gauge({
+      name: 'lanyard_proxy_edges',
+      help: 'Rows in the edge table (/edges); at the limit, new edges are counted in "other".',
+      registers: r,
+      collect() {
+        this.set(edges());
+      },
+    });
+    for (const event of ['connection', 'mux_session']) this.auditRecords.inc({ event }, 0);
+    for (const during of ['write', 'reopen']) this.auditErrors.inc({ during }, 0);
     new Gauge({
       name: 'lanyard_proxy_ready',
       help: '1 while the proxy serves with a valid certificate (what /ready says), else 0.',
@@ -184,6 +204,27 @@ export class ProxyMetrics {
   /** Outbound sessions are not audited (their streams are); they are counted. */
   outboundSession(delta: 1 | -1): void {
     this.sessions.inc({ direction: 'outbound' }, delta);
+  }
+
+  audited(event: string): void {
+    this.auditRecords.inc({ event });
+  }
+
+  auditWriteFailed(during: 'write' | 'reopen'): void {
+    this.auditErrors.inc({ during });
+  }
+
+  auditSubscribers(delta: 1 | -1): void {
+    this.auditSubs.inc(delta);
+  }
+
+  auditDropped(): void {
+    this.auditDrops.inc();
+  }
+
+  /** `lanyard_proxy_edges` reads the table's size at each scrape. */
+  watchEdges(size: () => number): void {
+    this.edgeRows = size;
   }
 
   handshakeDone(direction: Direction, seconds: number, resumed: boolean): void {

@@ -58,7 +58,8 @@ export class SidecarProxy {
   private stopped = false;
   private readonly native: NativeAddon | null;
   private discovery: DiscoveryClient | null = null;
-  private audit: ConnectionAudit | null = null;
+  /** Made first: a proxy whose audit file cannot be opened does not start. */
+  readonly audit: ConnectionAudit;
   private relief: MemoryRelief | null = null;
   readonly drain: AnchorDrain;
   readonly skew: ClockSkew;
@@ -75,6 +76,8 @@ export class SidecarProxy {
     this.tls.on('change', () => this.leafChanged());
     this.drain = new AnchorDrain({ graceMs: cfg.anchorDrainGraceMs, logger: deps.logger, metrics: this.metrics });
     this.skew = new ClockSkew({ allowanceMs: cfg.clockSkewAllowanceMs, logger: deps.logger, metrics: this.metrics });
+    this.audit = new ConnectionAudit(deps.logger, this.metrics, { summaryIntervalMs: cfg.auditSummaryIntervalMs, file: cfg.auditFile, edgeLimit: cfg.edgeLimit });
+    this.audit.localIdentity = cfg.localIdentity;
     // Optional outside transparent mode: it also returns the memory of connection bursts.
     this.native = loadNative();
     if (cfg.transparent && !this.native) {
@@ -113,7 +116,8 @@ export class SidecarProxy {
       port: cfg.admin.port,
       registry: this.registry,
       ready: () => this.readiness(),
-      routes: { '/identity': () => this.describeIdentity() },
+      routes: { '/identity': () => this.describeIdentity(), '/edges': () => this.audit.edges.snapshot({ identity: cfg.localIdentity, admin: this.adminAddress() }) },
+      streams: { '/audit': (req, res, query) => this.audit.stream.handle(req, res, query) },
     });
   }
 
@@ -128,8 +132,8 @@ export class SidecarProxy {
     this.issuerWatch?.start();
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
-    const audit = new ConnectionAudit(this.deps.logger, this.metrics, { summaryIntervalMs: this.cfg.auditSummaryIntervalMs });
-    this.audit = audit;
+    const audit = this.audit;
+    audit.start();
     const trim = this.native?.mallocTrim?.bind(this.native);
     if (trim) {
       this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, logger: this.deps.logger });
@@ -197,8 +201,19 @@ export class SidecarProxy {
     this.anchorsFile?.stop();
     this.discovery?.close();
     this.relief?.stop();
+    this.audit.stream.closeAll(); // subscribers hear the end instead of waiting on the grace period
     await Promise.all([this.inbound?.stop(this.cfg.shutdownGraceMs), this.outbound?.stop(this.cfg.shutdownGraceMs), this.admin.close()]);
-    this.audit?.flush();
+    this.audit.stop();
+  }
+
+  /** Reopens the audit file (the CLI calls it on SIGHUP, after logrotate moved the file). */
+  reopenAudit(): void {
+    this.audit.reopen();
+  }
+
+  private adminAddress(): string {
+    const a = this.admin.address();
+    return a ? fmt({ host: a.address, port: a.port }) : fmt(this.cfg.admin);
   }
 
   /** Ready while listening with a certificate that has not expired (peers refuse an expired one). */

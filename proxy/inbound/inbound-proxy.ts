@@ -88,6 +88,7 @@ export class InboundProxy {
       streamTarget: cfg.streamTarget,
       ownPorts: cfg.ownPorts,
       pipeline: this.pipeline,
+      sessionId: () => cfg.audit.sessionId(),
       handshakeTimeoutMs: cfg.handshakeTimeoutMs,
       keepaliveMs: cfg.keepaliveMs,
       idleTimeoutMs: cfg.idleTimeoutMs,
@@ -207,6 +208,8 @@ export class InboundProxy {
     conn.record.peerIdentity = t.identity;
     conn.record.peerSpiffeId = t.spiffeId;
     if (t.identity !== null || t.spiffeId !== null) conn.authenticatedBy = t.tls;
+    conn.record.peerSerial = t.presented.serial;
+    conn.record.peerIssuerFingerprint = t.presented.issuerFingerprint;
     if (t.tls.alpnProtocol !== MUX_ALPN) return t.tls;
     if (!conn.classify(t.identity !== null || t.spiffeId !== null)) {
       t.tls.destroy();
@@ -214,7 +217,7 @@ export class InboundProxy {
     }
     const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
     const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
-    this.mux.serve(t.tls, { identity: t.identity, spiffeId: t.spiffeId, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt }, conn);
+    this.mux.serve(t.tls, { identity: t.identity, spiffeId: t.spiffeId, presented: t.presented, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt }, conn);
     return null;
   }
 

@@ -20,6 +20,7 @@ import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
 import type { Peer } from '../policy/peer.js';
 import type { AnchorDrain } from '../tls/anchor-drain.js';
+import type { PresentedCertificate } from '../tls/presented-certificate.js';
 import type { InboundTarget } from './inbound-proxy.js';
 import { sessionVerdict, type SessionPolicy } from './session-gate.js';
 
@@ -33,6 +34,8 @@ export interface MuxInboundConfig {
   ownPorts: () => number[];
   /** The inbound pipeline: streams share the inbound limit and audit with classic connections. */
   pipeline: ConnectionPipeline;
+  /** A new session id, on the session's audit record and each of its streams'. */
+  sessionId: () => string;
   /** The client's SETTINGS must arrive within this. Default 10s. */
   handshakeTimeoutMs?: number;
   /** PING keepalive: a silent client's session is dropped within this. Default 20s; 0 disables. */
@@ -47,6 +50,8 @@ export interface MuxInboundConfig {
 export interface MuxPeer {
   identity: string | null;
   spiffeId: string | null;
+  /** The client certificate's serial and issuer, for every stream's record. */
+  presented: PresentedCertificate;
   address: string;
   src: string;
   /** The host the session's connection was made to (its original destination when redirected). */
@@ -57,7 +62,6 @@ export interface MuxPeer {
 
 export class MuxInbound {
   private readonly sessions = new Set<ServerHttp2Session>();
-  private sessionSeq = 0;
 
   constructor(private readonly cfg: MuxInboundConfig) {}
 
@@ -65,7 +69,9 @@ export class MuxInbound {
   serve(tls: TLSSocket, peer: MuxPeer, conn: ProxiedConnection): void {
     markSecureConnected(tls);
     const verdict = sessionVerdict(this.cfg.policy.current(), peerOf(peer), this.cfg.streamPorts());
+    const id = this.cfg.sessionId();
     conn.record.streams = 0;
+    conn.record.session = id;
     conn.decide(verdict);
     const session = performServerHandshake(tls, { settings: { ...MUX_SETTINGS, maxConcurrentStreams: 10_000 } });
     this.sessions.add(session);
@@ -82,11 +88,10 @@ export class MuxInbound {
     const unregister = authenticated ? this.cfg.drain?.add({ direction: 'inbound', kind: 'session', tls, drain: () => session.close(), close: () => session.destroy() }) : undefined;
     session.on('error', () => undefined);
     session.once('remoteSettings', () => session.setLocalWindowSize(MUX_SESSION_WINDOW));
-    const summaryKey = `s${++this.sessionSeq}`;
     session.on('stream', (stream, headers) => {
       guard.track(stream);
       conn.record.streams!++;
-      this.stream(stream, headers, peer, summaryKey, authenticated ? tls : null);
+      this.stream(stream, headers, peer, id, authenticated ? tls : null);
       // Refused: the first stream is answered (403, so the client knows it is a decision and
       // does not retry), then the session goes away; one that sends nothing is idle-closed.
       if (!verdict.allow) session.close();
@@ -105,14 +110,19 @@ export class MuxInbound {
     for (const s of this.sessions) s.close();
   }
 
-  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, summaryKey: string, authenticatedBy: TLSSocket | null): void {
+  /** `session`: the session's id, also the key its refusals are summarized under in the diagnostic log. */
+  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, session: string, authenticatedBy: TLSSocket | null): void {
     stream.on('error', () => undefined);
     const port = portOf(headers[':authority']);
     const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
     const conn = this.cfg.pipeline.begin({
       peerIdentity: peer.identity,
       peerSpiffeId: peer.spiffeId,
+      peerSerial: peer.presented.serial,
+      peerIssuerFingerprint: peer.presented.issuerFingerprint,
       tls: true,
+      transport: 'mux',
+      session,
       src: peer.src,
       dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : endpoint(target.host, target.port),
       port: target instanceof Error ? port ?? 0 : target.port,
@@ -120,7 +130,7 @@ export class MuxInbound {
       rule: 'mux',
       reason: '',
     });
-    conn.record.summaryKey = summaryKey;
+    conn.record.summaryKey = session;
     conn.authenticatedBy = authenticatedBy;
     const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
       answer(stream, status);

@@ -9,6 +9,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
 import { tlsVerifyError } from '../node-internals.js';
 import { provePeer } from '../tls/peer-identity.js';
+import { NOTHING_PRESENTED, presentedFrom, type PresentedCertificate } from '../tls/presented-certificate.js';
 
 export interface Terminated {
   tls: TLSSocket;
@@ -17,6 +18,8 @@ export interface Terminated {
   spiffeId: string | null;
   /** The client certificate's NotAfter, or null without one. */
   notAfter: Date | null;
+  /** Its serial and issuer, for the audit. */
+  presented: PresentedCertificate;
   /** Seconds the handshake took, and whether it resumed a session. */
   seconds: number;
   resumed: boolean;
@@ -59,13 +62,14 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
       tls.removeAllListeners('error');
       tls.on('error', () => undefined);
       const seconds = (performance.now() - started) / 1000;
-      const cert = tls.getPeerCertificate();
-      if (!cert || Object.keys(cert).length === 0) return resolve({ tls, identity: null, spiffeId: null, notAfter: null, seconds, resumed: tls.isSessionReused() });
+      // Detailed: the issuer is named in the audit (once per handshake, not per stream).
+      const cert = tls.getPeerCertificate(true);
+      if (!cert || Object.keys(cert).length === 0) return resolve({ tls, identity: null, spiffeId: null, notAfter: null, presented: NOTHING_PRESENTED, seconds, resumed: tls.isSessionReused() });
       const verifyError = clientVerifyError(tls);
       if (verifyError) return fail('client-cert-rejected', `client certificate rejected: ${verifyError}`);
       const proof = provePeer(cert);
       if ('refusal' in proof) return fail('client-cert-rejected', `client certificate rejected: ${proof.refusal}`);
-      resolve({ tls, ...proof, notAfter: new Date(Date.parse(cert.valid_to)), seconds, resumed: tls.isSessionReused() });
+      resolve({ tls, ...proof, notAfter: new Date(Date.parse(cert.valid_to)), presented: presentedFrom(cert), seconds, resumed: tls.isSessionReused() });
     });
   });
 }

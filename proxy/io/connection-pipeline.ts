@@ -34,7 +34,7 @@ export interface PipelineConfig {
 
 /** Where a connection came from and is going, and its verdict until one is made. */
 export type Opening = Pick<ConnectionRecord, 'src' | 'dst' | 'port' | 'tls' | 'decision' | 'rule' | 'reason'> &
-  Partial<Pick<ConnectionRecord, 'peerIdentity' | 'peerSpiffeId' | 'expectedIdentity'>>;
+  Partial<Pick<ConnectionRecord, 'peerIdentity' | 'peerSpiffeId' | 'peerSerial' | 'peerIssuerFingerprint' | 'expectedIdentity' | 'transport' | 'session'>>;
 
 /** How a connect that failed is audited. */
 export interface ConnectFailure {
@@ -126,6 +126,7 @@ export class ProxiedConnection {
   /** Records the policy's verdict; returns whether it allows. */
   decide(d: Decision, reason = d.reason): boolean {
     this.record.decision = d.allow ? (d.audit ? 'audit' : 'allow') : 'deny';
+    this.record.wouldDeny = d.wouldDeny === true;
     this.record.rule = d.rule;
     this.record.reason = reason;
     // A session's verdict only says whether streams may follow; each stream is counted.

@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { DialTimeoutError } from '../io/dial.js';
 import { SessionGuard, type SessionEnd } from '../io/session-guard.js';
+import { presentedBy, type PresentedCertificate } from '../tls/presented-certificate.js';
 import { authorityFor, MUX_ALPN, MUX_SESSION_WINDOW, MUX_SETTINGS } from './mux-protocol.js';
 
 /** What the dialler hands back: something to splice with, and how it was made. */
@@ -31,6 +32,8 @@ export interface DialResult {
   handshake: boolean;
   /** The TLS connection that authenticated the upstream (a stream: its session's). */
   tls: TLSSocket;
+  /** The certificate the upstream presented (read once per TLS connection, for the audit). */
+  presented: PresentedCertificate;
 }
 
 export interface MuxClientConfig {
@@ -76,6 +79,7 @@ interface Session {
   h2: ClientHttp2Session;
   guard: SessionGuard;
   carried: number;
+  presented: PresentedCertificate;
 }
 
 export class MuxClient {
@@ -109,7 +113,7 @@ export class MuxClient {
         const made = await this.connecting!;
         if (!('h2' in made)) {
           // The peer chose the classic transport: that TLS connection belongs to the dial that made it.
-          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true, tls: made };
+          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true, tls: made, presented: presentedBy(made) };
           continue;
         }
         session = made;
@@ -165,7 +169,7 @@ export class MuxClient {
         idleMs: this.cfg.idleMs ?? 120_000,
         expiresAt: earliest(this.cfg.certificateExpiry?.() ?? null, Date.parse(tls.getPeerCertificate().valid_to)),
       });
-      const session: Session = { generation, tls, h2, guard, carried: 0 };
+      const session: Session = { generation, tls, h2, guard, carried: 0, presented: presentedBy(tls) };
       h2.once('close', () => {
         if (this.session === session) this.session = null;
         this.cfg.onSessionEnd?.(guard.ended ?? 'closed', session.carried);
@@ -219,7 +223,7 @@ export class MuxClient {
       };
       const onResponse = (headers: Record<string, unknown>) => {
         const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
-        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, tls: s.tls }));
+        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, tls: s.tls, presented: s.presented }));
         const err = new Error(STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
         err.code = `ERR_LANYARD_MUX_${status}`;
         fail(err);
@@ -236,7 +240,7 @@ export class MuxClient {
 
   private async classic(): Promise<DialResult> {
     const tls = await this.handshake([]);
-    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true, tls };
+    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true, tls, presented: presentedBy(tls) };
   }
 }
 

@@ -152,6 +152,7 @@ export class OutboundProxy {
       dst: fmt(up.address),
       port: up.address.port,
       tls: up.identity !== null,
+      transport: up.identity !== null ? 'tls' : 'tcp',
       // peerIdentity is set to the expected identity once the upstream's certificate has proven it.
       expectedIdentity: up.identity,
       decision: 'allow',
@@ -186,7 +187,12 @@ export class OutboundProxy {
     if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - conn.record.startedAt) / 1000, d.resumed);
     conn.record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
     conn.authenticatedBy = d.tls;
-    if (d.multiplexed) conn.record.reason += ' (multiplexed)';
+    conn.record.peerSerial = d.presented.serial;
+    conn.record.peerIssuerFingerprint = d.presented.issuerFingerprint;
+    if (d.multiplexed) {
+      conn.record.transport = 'mux';
+      conn.record.reason += ' (multiplexed)';
+    }
     return d.stream;
   }
 

@@ -31,8 +31,13 @@ export function decideDefault(name: DefaultPolicyName, rule: string, peer: PeerV
     }
     case 'deny':
       return deny('deny refuses every peer');
-    case 'audit':
-      // Allowed so nothing breaks while a policy is rolled out; the proxy logs and counts it.
-      return allow(`audit allows every peer but flags the connection (${peer.describe()})`, true);
+    case 'audit': {
+      // Allowed so nothing breaks while a policy is rolled out; what all-authenticated (the
+      // usual next step) would refuse is flagged, so `lanyard edges --would-deny` shows
+      // whether the switch is safe.
+      const strict = decideDefault('all-authenticated', rule, peer, clusterNetworks);
+      const verdict = strict.allow ? 'would allow' : 'would refuse';
+      return { allow: true, audit: true, wouldDeny: !strict.allow, rule, reason: `audit allows every peer; all-authenticated ${verdict} it: ${strict.reason} (${peer.describe()})` };
+    }
   }
 }

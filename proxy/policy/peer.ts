@@ -17,8 +17,13 @@ export interface Peer {
 
 export interface Decision {
   allow: boolean;
-  /** True when allowed only because the policy is `audit`: allow, but flag it. */
+  /** True when decided by a dry-run rule (the `audit` policy, or a port with `audit: true`): allowed whatever the rule says. */
   audit: boolean;
+  /**
+   * Set with `audit`: the enforcing rule would have refused the peer (`rule` and `reason`
+   * are then that rule's). The `audit` policy is judged as `all-authenticated` would judge.
+   */
+  wouldDeny?: boolean;
   /** The rule that decided, stable and human readable: `default:deny`, `port:8080/allow[1] identity *.prod...`, `port:8080/no-match`. */
   rule: string;
   /** Why, in words, naming the peer's identity or address and what it matched. */

@@ -14,6 +14,9 @@
  *         - unauthenticated: true
  *     "9090":
  *       default: all-unauthenticated
+ *     "9091":
+ *       allow: [{identities: ["*"]}]
+ *       audit: true                         # dry run: would-be refusals are allowed and flagged
  */
 
 /** Linkerd's default policies. */
@@ -62,6 +65,11 @@ export interface PortPolicyConfig {
   default?: DefaultPolicyName;
   /** Ordered; the first matching entry names the decision; no match denies. */
   allow?: AllowEntryConfig[];
+  /**
+   * Dry run: the port's rule is judged as usual but never refuses; a peer it would refuse is
+   * allowed and flagged (`would_deny`). Default false.
+   */
+  audit?: boolean;
 }
 
 export interface PolicyConfig {

@@ -19,7 +19,7 @@ import {
 } from './policy-config.js';
 
 const ROOT_KEYS = ['default', 'clusterNetworks', 'ports'];
-const PORT_KEYS = ['default', 'allow'];
+const PORT_KEYS = ['default', 'allow', 'audit'];
 const ENTRY_KEYS = ['identities', 'spiffeIds', 'networks', 'unauthenticated'];
 /** Trust domain and path segments as the SPIFFE ID spec allows them; `/*` only at the end. */
 const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*(\/\*)?$/;
@@ -127,11 +127,13 @@ function allowEntry(v: unknown, path: string): AllowEntryConfig {
 function portPolicy(v: unknown, path: string): PortPolicyConfig {
   const m = mapping(v, path, PORT_KEYS);
   if (m.default !== undefined && m.allow !== undefined) fail(path, 'set either default or allow, not both');
-  if (m.default !== undefined) return { default: policyName(m.default, `${path}.default`) };
+  if (m.audit !== undefined && typeof m.audit !== 'boolean') fail(`${path}.audit`, `expected true or false, got ${kind(m.audit)}`);
+  const audit = m.audit === true ? { audit: true } : {};
+  if (m.default !== undefined) return { default: policyName(m.default, `${path}.default`), ...audit };
   if (m.allow === undefined) fail(path, 'needs default or allow');
   if (!Array.isArray(m.allow)) fail(`${path}.allow`, `expected a list of allow entries, got ${kind(m.allow)}`);
   if (m.allow.length === 0) fail(`${path}.allow`, 'must not be empty (use default: deny to refuse every peer)');
-  return { allow: m.allow.map((e: unknown, i) => allowEntry(e, `${path}.allow[${i}]`)) };
+  return { allow: m.allow.map((e: unknown, i) => allowEntry(e, `${path}.allow[${i}]`)), ...audit };
 }
 
 function ports(v: unknown, path: string): Record<string, PortPolicyConfig> {

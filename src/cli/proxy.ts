@@ -108,6 +108,8 @@ Example (explicit mode, no iptables):
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // logrotate moves the audit file, then sends SIGHUP: records go on into a new file at the path.
+    process.on('SIGHUP', () => proxy.reopenAudit());
     try {
       await proxy.start();
     } catch (e) {

@@ -20,6 +20,8 @@ export interface AdminServerConfig {
   ready: () => ReadyState;
   /** Extra GET routes, path -> JSON body. */
   routes?: Record<string, () => unknown>;
+  /** GET routes that answer themselves (a stream that stays open): path -> handler. */
+  streams?: Record<string, (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => void>;
 }
 
 export class AdminServer {
@@ -53,7 +55,8 @@ export class AdminServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/live') return send(res, 200, 'text/plain', 'live\n');
@@ -62,6 +65,8 @@ export class AdminServer {
         return r.ready ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', `not ready: ${r.reason ?? 'starting'}\n`);
       }
       if (path === '/metrics') return send(res, 200, this.cfg.registry.contentType, await this.cfg.registry.metrics());
+      const stream = this.cfg.streams?.[path];
+      if (stream) return stream(req, res, url.searchParams);
       const route = this.cfg.routes?.[path];
       if (route) return send(res, 200, 'application/json', JSON.stringify(route(), null, 2) + '\n');
       return send(res, 404, 'text/plain', 'not found\n');

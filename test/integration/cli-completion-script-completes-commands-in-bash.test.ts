@@ -48,7 +48,7 @@ test('sourcing it registers the completion for lanyard', () => {
 test.each<[string[], string[]]>([
   [['ce'], ['certify', 'certs']],
   [['proxy-'], ['proxy-init']],
-  [[''], ['identity', 'token', 'certify', 'certs', 'check', 'proxy', 'proxy-init', 'demo', 'discovery', 'install', 'inject', 'injector', 'version', 'completion']],
+  [[''], ['identity', 'token', 'certify', 'certs', 'check', 'proxy', 'proxy-init', 'demo', 'discovery', 'edges', 'tap', 'dashboard', 'install', 'inject', 'injector', 'version', 'completion']],
   [['certs', ''], ['create-anchor', 'create-issuer', 'bundle', 'inspect', 'rotate']],
   [['certs', 'rotate', ''], ['anchor', 'issuer']],
   [['certs', 'bundle', 'list', ''], []],

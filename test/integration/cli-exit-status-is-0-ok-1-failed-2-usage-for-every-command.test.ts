@@ -149,6 +149,18 @@ const TABLE: Record<string, { usage: Case; failure: Case | string }> = {
     usage: { args: () => ['injector', '--addr', 'localhost'], says: /^lanyard: --addr \(env LANYARD_INJECTOR_ADDR\): no port/ },
     failure: { args: () => ['injector', '--addr', '127.0.0.1:0', '--admin-addr', `127.0.0.1:${busyPort}`, '--trust-anchors', f('ca.crt')], says: /^lanyard: .*EADDRINUSE/ },
   },
+  edges: {
+    usage: { args: () => ['edges'], says: /^lanyard: name the proxies to read: --proxy/ },
+    failure: { args: () => ['edges', '--proxy', `127.0.0.1:${closedPort}`], says: /^lanyard: no proxy answered \(1 tried\)$/ },
+  },
+  tap: {
+    usage: { args: () => ['tap', '--proxy', `127.0.0.1:${closedPort}`, '--decision', 'maybe'], says: /^lanyard: --decision: expected one of allow, deny, audit, got "maybe"$/ },
+    failure: { args: () => ['tap', '--proxy', `127.0.0.1:${closedPort}`], says: /^lanyard: 127\.0\.0\.1:\d+: ECONNREFUSED$/ },
+  },
+  dashboard: {
+    usage: { args: () => ['dashboard', '--proxy', `127.0.0.1:${closedPort}`, '--interval', '5'], says: /^lanyard: --interval: a number needs a unit/ },
+    failure: { args: () => ['dashboard', '--proxy', `127.0.0.1:${closedPort}`, '--addr', `127.0.0.1:${busyPort}`], says: /^lanyard: cannot serve on 127\.0\.0\.1:\d+: EADDRINUSE$/ },
+  },
   version: {
     usage: { args: () => ['version', '--output', 'yaml'], says: /^lanyard: --output: expected one of text, json/ },
     failure: 'version reads local files only',

@@ -8,7 +8,7 @@
  * with the reason, and under CI=true they fail instead.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../support/cli.js';
@@ -143,6 +143,10 @@ online('the runtime stage from a production-only install', () => {
     const bad = spawnSync(join(app, 'proxy', 'bin', 'lanyard-proxy'), [], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH } });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/\(env LANYARD_PROXY_(TRUST_ANCHORS|LOCAL_IDENTITY)\): required/);
+  });
+
+  test('ok/the dashboard page `lanyard dashboard` serves is in the image', () => {
+    for (const f of readdirSync(join(ROOT, 'src', 'audit', 'page'))) expect(readFileSync(join(app, 'src', 'audit', 'page', f))).toEqual(readFileSync(join(ROOT, 'src', 'audit', 'page', f)));
   });
 
   test('ok/the native addon the image copies loads there', () => {

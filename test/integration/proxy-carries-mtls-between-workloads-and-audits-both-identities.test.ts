@@ -29,7 +29,7 @@ test('request succeeds and both audit lines name the other identity, field by fi
 
   const inbound = await api.waitForLog({ event: 'connection', direction: 'inbound', decision: 'allow' });
   expect(inbound).toMatchObject({
-    level: 'info',
+    audit: 'v1',
     local_identity: API,
     peer_identity: WEB,
     peer_spiffe_id: 'spiffe://cluster.local/ns/default/sa/web',

@@ -72,7 +72,7 @@ test('a real proxy with identity db: the handshake fails, refused, and db saw on
   await refusedThrough(0);
   const line = await web.waitForLog({ event: 'connection', direction: 'outbound', dst: `127.0.0.1:${db.inbound}` });
   expect(line).toMatchObject({
-    level: 'warn',
+    audit: 'v1',
     local_identity: identityOf('default', 'web'),
     tls: true,
     decision: 'deny',

@@ -66,12 +66,12 @@ test('a CA certificate as a client leaf (openssl s_client): refused, audited wit
   writeFileSync(join(dir, 'ca-leaf.crt'), ca.certPem);
   writeFileSync(join(dir, 'ca-leaf.key'), ca.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'ca-leaf-chain.crt'), ca.chainPem);
-  const before = api.where({ close_reason: 'client-cert-rejected' }).length;
+  const before = api.where({ audit: 'v1', close_reason: 'client-cert-rejected' }).length;
   const r = await openssl(
     ['s_client', '-connect', `127.0.0.1:${api.inbound}`, '-servername', API, '-CAfile', mesh.anchorsFile(), '-cert', join(dir, 'ca-leaf.crt'), '-key', join(dir, 'ca-leaf.key'), '-cert_chain', join(dir, 'ca-leaf-chain.crt'), '-quiet'],
     { input: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' },
   );
   expect(r.stdout).not.toMatch(/HTTP\/1\.1 200/);
   await api.waitForLog({ event: 'connection', reason: 'client certificate rejected: a CA certificate (basicConstraints CA:TRUE) is not a workload certificate' });
-  expect(api.where({ close_reason: 'client-cert-rejected' })).toHaveLength(before + 1);
+  expect(api.where({ audit: 'v1', close_reason: 'client-cert-rejected' })).toHaveLength(before + 1);
 });

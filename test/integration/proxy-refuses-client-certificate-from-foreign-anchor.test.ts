@@ -39,7 +39,7 @@ test('a client certificate from a foreign anchor is rejected, naming the verific
 
   const line = await api.waitForLog({ event: 'connection', close_reason: 'client-cert-rejected' });
   expect(line).toMatchObject({
-    level: 'warn',
+    audit: 'v1',
     direction: 'inbound',
     local_identity: API,
     peer_identity: 'unauthenticated',

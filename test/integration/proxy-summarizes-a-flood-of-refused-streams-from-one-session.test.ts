@@ -1,9 +1,10 @@
 /**
  * One multiplexed session (node:http2 over mutual TLS) that floods refused streams cannot
- * flood the log, and no refusal goes uncounted. With a limit of 5, the session and 4 held
- * streams take every slot; 200 more streams are refused with 503 (the limit), and 100 that are
- * not CONNECT with 405. Every one is counted; the log holds the first of each kind in full,
- * then one `connections_refused` line per kind with the count of the rest.
+ * flood the diagnostic log, and no refusal goes unrecorded. With a limit of 5, the session
+ * and 4 held streams take every slot; 200 more streams are refused with 503 (the limit), and
+ * 100 that are not CONNECT with 405. Every one is counted and has its audit record; the
+ * diagnostic log holds the first of each kind in full, then one `connections_refused` line
+ * per kind with the count of the rest.
  */
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
@@ -59,12 +60,19 @@ test('200 streams refused at the limit and 100 protocol errors: all counted, two
   await waitUntil(async () => (await closed({ decision: 'deny', reason: 'limit' })) === 200, '200 refusals at the limit counted');
   expect(await closed({ decision: 'deny', reason: 'protocol-error' })).toBe(100);
 
-  // Logged in summary: the first of each kind in full, then one line with the count of the rest.
+  // The audit sink is the record of every decision: 300 refusals, 300 records.
+  await waitUntil(() => api.where({ audit: 'v1', event: 'connection', decision: 'deny' }).length === 300, '300 audit records');
+  const records = api.where({ audit: 'v1', event: 'connection', decision: 'deny' });
+  expect(records.filter((l) => l.close_reason === 'limit')).toHaveLength(200);
+  expect(records.filter((l) => l.close_reason === 'protocol-error')).toHaveLength(100);
+  expect(new Set(records.map((l) => l.session)).size).toBe(1);
+
+  // The diagnostic log, in summary: the first of each kind in full, then one line with the count of the rest.
   const summaries = () => api.where({ event: 'connections_refused' });
   await waitUntil(() => summaries().length === 2, 'two summary lines', 10_000);
-  const full = api.where({ event: 'connection', decision: 'deny' });
+  const full = api.where({ event: 'connection_denied' });
   expect(full).toHaveLength(2);
-  expect(full.find((l) => l.close_reason === 'limit')).toMatchObject({ rule: 'limit', reason: 'the inbound connection limit is reached', peer_identity: WEB });
+  expect(full.find((l) => l.close_reason === 'limit')).toMatchObject({ rule: 'limit', reason: 'the inbound connection limit is reached', peer_identity: WEB, level: 'warn', session: records[0].session });
   expect(full.find((l) => l.close_reason === 'protocol-error')).toMatchObject({ reason: 'stream method GET is not CONNECT' });
   expect(summaries().find((l) => l.close_reason === 'limit')).toMatchObject({ count: 199, peer_identity: WEB, rule: 'limit', interval_ms: 2000, level: 'warn' });
   expect(summaries().find((l) => l.close_reason === 'protocol-error')).toMatchObject({ count: 99, peer_identity: WEB });

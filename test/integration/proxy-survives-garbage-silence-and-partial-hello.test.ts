@@ -67,7 +67,7 @@ test('under deny, random bytes are refused and never reach the app', async () =>
   expect(r.data.length).toBe(0);
   expect(['end', 'ECONNRESET']).toContain(r.closed);
   expect(await denier.waitForLog({ event: 'connection' })).toMatchObject({
-    level: 'warn',
+    audit: 'v1',
     tls: false,
     decision: 'deny',
     rule: 'default:deny',
@@ -94,8 +94,8 @@ test('a partial ClientHello, or silence, is closed at the detect timeout (500ms)
     expect(r.data.length).toBe(0);
     expect(r.ms).toBeGreaterThanOrEqual(450);
   }
-  await waitUntil(() => api.where({ close_reason: 'detect-timeout' }).length === ROUNDS, 'an audit line per timed-out connection');
-  for (const line of api.where({ close_reason: 'detect-timeout' })) {
+  await waitUntil(() => api.where({ audit: 'v1', close_reason: 'detect-timeout' }).length === ROUNDS, 'an audit line per timed-out connection');
+  for (const line of api.where({ audit: 'v1', close_reason: 'detect-timeout' })) {
     expect(line).toMatchObject({ decision: 'deny', tls: false, rule: 'detect', reason: 'no protocol detected before the detect timeout', bytes_rx: 0 });
     expect(line.duration_ms).toBeGreaterThanOrEqual(490);
     expect(line.duration_ms).toBeLessThan(3000);
@@ -112,8 +112,8 @@ test('a connection closed at once is recorded as peer-closed', async () => {
       s.once('close', () => resolve());
     })),
   );
-  await waitUntil(() => api.where({ close_reason: 'peer-closed' }).length === ROUNDS, 'an audit line per closed connection');
-  expect(api.where({ close_reason: 'peer-closed' })[0]).toMatchObject({ decision: 'deny', reason: 'closed before sending anything', bytes_rx: 0 });
+  await waitUntil(() => api.where({ audit: 'v1', close_reason: 'peer-closed' }).length === ROUNDS, 'an audit line per closed connection');
+  expect(api.where({ audit: 'v1', close_reason: 'peer-closed' })[0]).toMatchObject({ decision: 'deny', reason: 'closed before sending anything', bytes_rx: 0 });
   expect(await metric(api.admin, 'lanyard_proxy_inbound_detect_total', { outcome: 'closed' })).toBe(ROUNDS);
 });
 
@@ -131,7 +131,7 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
   // A reset discards what the proxy had not read yet: on a busy machine some of the 42 bytes
   // never reach it, and the line says the connection closed before sending anything.
   const reasons = ['closed after 42 bytes, before the protocol was known', 'closed before sending anything'];
-  const lines = () => api.logs.filter((l) => l.event === 'connection' && reasons.includes(String(l.reason)));
+  const lines = () => api.where({ audit: 'v1', event: 'connection' }).filter((l) => reasons.includes(String(l.reason)));
   const before = lines().length;
   await Promise.all(
     Array.from({ length: ROUNDS }, () => new Promise<void>((resolve) => {
@@ -145,7 +145,7 @@ test('a partial ClientHello, then a reset, is peer-closed and counted', async ()
   );
   await waitUntil(() => lines().length === before + ROUNDS, 'an audit line per reset connection');
   const reset = lines().slice(before);
-  for (const line of reset) expect(line).toMatchObject({ decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
+  for (const line of reset) expect(line).toMatchObject({ audit: 'v1', decision: 'deny', close_reason: 'peer-closed', bytes_rx: 0 });
   expect(reset.some((l) => l.reason === reasons[0])).toBe(true);
 });
 

@@ -26,7 +26,7 @@ test('allow: plain TCP to the unmeshed destination, audited without TLS', async 
 
   const line = await allowing.waitForLog({ event: 'connection', direction: 'outbound' });
   expect(line).toMatchObject({
-    level: 'info',
+    audit: 'v1',
     peer_identity: 'unauthenticated',
     tls: false,
     dst: `127.0.0.1:${app.port}`,
@@ -49,7 +49,7 @@ test('deny: refused before the destination is dialled, audited as a deny', async
 
   const line = await denying.waitForLog({ event: 'connection', direction: 'outbound' });
   expect(line).toMatchObject({
-    level: 'warn',
+    audit: 'v1',
     peer_identity: 'unauthenticated',
     tls: false,
     dst: `127.0.0.1:${app.port}`,

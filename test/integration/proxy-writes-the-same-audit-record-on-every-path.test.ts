@@ -8,7 +8,8 @@
 import { connect as h2connect, constants } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Mesh, identityOf, nthLog, workloadLeaf, type LeafPem, type LogLine, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
+import { X509Certificate } from 'node:crypto';
+import { Mesh, adminJson, identityOf, nthLog, waitUntil, workloadLeaf, type LeafPem, type LogLine, type ProxyProcess, type TcpApp } from '../support/mesh-harness.js';
 
 const API = identityOf('default', 'api');
 const PAYLOAD = 'ping through the mesh';
@@ -75,11 +76,13 @@ function outbound(): Promise<string> {
   });
 }
 
-/** What depends on the decision, not on where or when: everything but src, duration and the logger's own fields. */
+/** What depends on the decision, not on where, when, how it was carried or which of the peer's certificates: everything but those. */
 function decided(line: LogLine): LogLine {
-  const { src: _src, duration_ms: _d, time: _t, pid: _p, hostname: _h, ...rest } = line;
+  const { src: _src, duration_ms: _d, time: _t, transport: _tr, session: _s, peer_serial: _ps, ...rest } = line;
   return rest;
 }
+
+const serialOf = (leaf: LeafPem) => new X509Certificate(leaf.certPem).serialNumber.toUpperCase();
 
 const inboundLines = () => api.where({ event: 'connection', direction: 'inbound' });
 
@@ -92,12 +95,21 @@ test('an allowed connection: classic, stream and through a peer proxy write equa
   const viaProxy = await nthLog(api, { event: 'connection', direction: 'inbound' }, 3);
   const out = await web.waitForLog({ event: 'connection', direction: 'outbound' });
 
-  expect(viaClassic).toMatchObject({ decision: 'allow', tls: true, close_reason: 'eof', dst: `127.0.0.1:${app.port}`, port: app.port, bytes_rx: PAYLOAD.length, bytes_tx: PAYLOAD.length });
+  expect(viaClassic).toMatchObject({ audit: 'v1', decision: 'allow', tls: true, close_reason: 'eof', dst: `127.0.0.1:${app.port}`, port: app.port, bytes_rx: PAYLOAD.length, bytes_tx: PAYLOAD.length });
+  // The certificate each client presented: the test's own leaf (classic, stream) and web's from the identity service.
+  expect(viaClassic).toMatchObject({ transport: 'tls', session: null, peer_serial: serialOf(webLeaf), peer_issuer_fingerprint_sha256: mesh.identity.pki.issuerCert.fingerprint256 });
+  expect(viaStream).toMatchObject({ transport: 'mux', session: expect.stringMatching(/^[0-9a-f]{8}-\d+$/), peer_serial: serialOf(webLeaf) });
+  expect(viaProxy).toMatchObject({ transport: 'mux', peer_serial: expect.stringMatching(/^[0-9A-F]+$/), peer_issuer_fingerprint_sha256: mesh.identity.pki.issuerCert.fingerprint256 });
+  await waitUntil(() => api.where({ audit: 'v1', event: 'mux_session', session: viaStream.session }).length === 1, "the stream's session record");
+  expect(api.where({ audit: 'v1', event: 'mux_session', session: viaStream.session })[0]).toMatchObject({ transport: 'mux', streams: 1, peer_serial: serialOf(webLeaf) });
   expect(decided(viaStream)).toEqual(decided(viaClassic));
   expect(decided(viaProxy)).toEqual(decided(viaClassic));
   // The outbound record has the same fields; its own values say what the outbound side saw.
   expect(Object.keys(out).sort()).toEqual(Object.keys(viaClassic).sort());
   expect(out).toMatchObject({ decision: 'allow', close_reason: 'eof', tls: true, peer_identity: API, expected_identity: API, bytes_rx: PAYLOAD.length, bytes_tx: PAYLOAD.length });
+  // The server api presented, as api's own /identity names it.
+  const apiCert = await adminJson(api.admin, '/identity');
+  expect(out).toMatchObject({ transport: 'mux', peer_serial: apiCert.serial, peer_issuer_fingerprint_sha256: mesh.identity.pki.issuerCert.fingerprint256 });
   expect(viaClassic.expected_identity).toBeNull();
 });
 

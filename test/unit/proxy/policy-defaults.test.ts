@@ -72,7 +72,8 @@ describe('reasons', () => {
     ['ok/cluster-unauthenticated', 'cluster-unauthenticated', 'unauth-in-v6', 'address fd12::1 is in cluster network fd00::/8'],
     ['fail/cluster-unauthenticated', 'cluster-unauthenticated', 'unauth-out-mapped', 'address ::ffff:8.8.4.4 is not in the cluster networks'],
     ['fail/deny', 'deny', 'auth-in-v4', 'deny refuses every peer'],
-    ['ok/audit', 'audit', 'unauth-out-v4', 'audit allows every peer but flags the connection (unauthenticated peer from 8.8.8.8)'],
+    ['ok/audit-would-refuse', 'audit', 'unauth-out-v4', 'audit allows every peer; all-authenticated would refuse it: peer is not authenticated (unauthenticated peer from 8.8.8.8)'],
+    ['ok/audit-would-allow', 'audit', 'auth-out-v4', `audit allows every peer; all-authenticated would allow it: peer is authenticated as ${web} (peer ${web} from 203.0.113.7)`],
   ])('%s', (_name, policy, peer, reason) => {
     expect(p(policy).authorize(peers[peer], 80).reason).toBe(reason);
   });

@@ -77,13 +77,53 @@ describe('per-port rules', () => {
     expect(policy.authorize(peer, port)).toEqual<Decision>({ allow, audit: false, rule, reason });
   });
 
-  test('ok/port-default-audit flags the decision', () => {
+  test('ok/port-default-audit flags what all-authenticated would refuse', () => {
     expect(policy.authorize(plain('8.8.8.8'), 9091)).toEqual<Decision>({
       allow: true,
       audit: true,
+      wouldDeny: true,
       rule: 'port:9091/default:audit',
-      reason: 'audit allows every peer but flags the connection (unauthenticated peer from 8.8.8.8)',
+      reason: 'audit allows every peer; all-authenticated would refuse it: peer is not authenticated (unauthenticated peer from 8.8.8.8)',
     });
+    expect(policy.authorize(meshed('web', 'default', '8.8.8.8'), 9091)).toMatchObject<Partial<Decision>>({ allow: true, audit: true, wouldDeny: false, rule: 'port:9091/default:audit' });
+  });
+});
+
+describe('dry-run ports (audit: true)', () => {
+  const dry = new PeerPolicy(
+    parsePolicy(`
+default: deny
+ports:
+  "8080":
+    allow: [{identities: ["web.default.serviceaccount.identity.lanyard.cluster.local"]}]
+    audit: true
+  "8081":
+    default: all-authenticated
+    audit: true
+  "8082":
+    default: deny
+    audit: false
+`),
+  );
+
+  test.each<[string, Peer, number, Decision]>([
+    ['ok/matching-entry-is-allowed-and-not-flagged', meshed('web', 'default', '10.0.0.1'), 8080, { allow: true, audit: true, wouldDeny: false, rule: `port:8080/allow[0] identity ${web}`, reason: `identity ${web} matched ${web}` }],
+    [
+      'ok/no-match-is-allowed-and-flagged-with-the-refusing-rule',
+      meshed('db', 'default', '10.0.0.1'),
+      8080,
+      { allow: true, audit: true, wouldDeny: true, rule: 'port:8080/no-match', reason: `no allow entry of port 8080 matched peer ${id('db', 'default')} from 10.0.0.1 (audit: allowed, enforcing would refuse)` },
+    ],
+    ['ok/port-default-refusal-is-flagged', plain('10.0.0.1'), 8081, { allow: true, audit: true, wouldDeny: true, rule: 'port:8081/default:all-authenticated', reason: 'peer is not authenticated (audit: allowed, enforcing would refuse)' }],
+    ['ok/port-default-allow-is-not-flagged', meshed('x', 'y', '10.0.0.1'), 8081, { allow: true, audit: true, wouldDeny: false, rule: 'port:8081/default:all-authenticated', reason: `peer is authenticated as ${id('x', 'y')}` }],
+    ['fail/audit-false-enforces', meshed('web', 'default', '10.0.0.1'), 8082, { allow: false, audit: false, rule: 'port:8082/default:deny', reason: 'deny refuses every peer' }],
+    ['fail/other-ports-still-enforce', meshed('web', 'default', '10.0.0.1'), 9000, { allow: false, audit: false, rule: 'default:deny', reason: 'deny refuses every peer' }],
+  ])('%s', (_name, peer, port, want) => {
+    expect(dry.authorize(peer, port)).toEqual<Decision>(want);
+  });
+
+  test('ok/the summary marks dry-run ports', () => {
+    expect(dry.summary().ports).toEqual({ '8080': 'allow[1] audit', '8081': 'all-authenticated audit', '8082': 'deny' });
   });
 });
 
