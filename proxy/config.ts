@@ -55,6 +55,12 @@ export interface ProxyConfig {
   /** Inbound slots only authenticated peers may take (default a tenth of maxConnections). */
   authenticatedReserve: number;
   minRefreshMs: number;
+  /** After the identity service's issuer changes, a leaf from the new one within this (jittered). */
+  reissueWindowMs: number;
+  /** The identity service's clock may differ from ours by this before it is logged. */
+  clockSkewAllowanceMs: number;
+  /** What a removed trust anchor authenticated gets to finish before it is closed. */
+  anchorDrainGraceMs: number;
   shutdownGraceMs: number;
   /** Offer the multiplexed transport to upstream proxies. */
   multiplex: boolean;
@@ -100,6 +106,9 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_MAX_CONNECTIONS: ['10000', 'concurrent connections per direction (inbound: classic connections, mux sessions and streams)'],
   LANYARD_PROXY_AUTHENTICATED_RESERVE: [undefined, 'inbound slots only peers with a verified certificate may take (default: a tenth of the connection limit)'],
   LANYARD_PROXY_MIN_REFRESH: ['10s', 'certificate refresh floor (never later than expiry)'],
+  LANYARD_PROXY_REISSUE_WINDOW: ['60s', "after the identity service's issuer changes, re-certify at a random moment within this window (spreads the proxies' Certify calls)"],
+  LANYARD_PROXY_CLOCK_SKEW_ALLOWANCE: ['5s', "log when the identity service's clock differs from this proxy's by more than this (leaves are backdated by the service's --skew, 20s)"],
+  LANYARD_PROXY_ANCHOR_DRAIN_GRACE: ['10s', 'when a trust anchor leaves the bundle, what its peers hold open closes at its first quiet moment, at the latest after this'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_APP_PROBES: [undefined, "the app's kubelet probes, moved to the admin port by injection: JSON, /app-health/<container>/<kind> -> the probe (written by lanyard inject)"],
   LANYARD_POD_IP: [undefined, "the pod's IP (downward API): where app probes are sent, as the kubelet sends them (unset: 127.0.0.1)"],
@@ -239,6 +248,9 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
       ? Math.floor(maxConnections / 10)
       : wrap('LANYARD_PROXY_AUTHENTICATED_RESERVE', () => parseInteger(need('LANYARD_PROXY_AUTHENTICATED_RESERVE'), 0, maxConnections - 1)),
     minRefreshMs: duration('LANYARD_PROXY_MIN_REFRESH'),
+    reissueWindowMs: duration('LANYARD_PROXY_REISSUE_WINDOW'),
+    clockSkewAllowanceMs: duration('LANYARD_PROXY_CLOCK_SKEW_ALLOWANCE'),
+    anchorDrainGraceMs: duration('LANYARD_PROXY_ANCHOR_DRAIN_GRACE', true),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
     multiplex: bool('LANYARD_PROXY_MUX'),
     appProbes,

@@ -13,7 +13,9 @@
  */
 import { registerBuildInfo } from '../src/telemetry/build-info.js';
 import { Counter, Gauge, Histogram, type Registry } from '../src/telemetry/metrics.js';
+import type { X509Certificate } from 'node:crypto';
 import { peerName, type ConnectionRecord } from './audit.js';
+import type { ReissueCause } from './identity/identity-source.js';
 import type { Decision } from './policy/peer.js';
 import type { WorkloadCertificate } from './tls/tls-state.js';
 
@@ -44,6 +46,13 @@ export class ProxyMetrics {
   private readonly resumed: Counter<'direction'>;
   private readonly detect: Counter<'outcome'>;
   private readonly refused: Counter<'direction' | 'reason'>;
+  private readonly reissues: Counter<'cause'>;
+  private readonly issuerInfo: Gauge<'fingerprint' | 'subject'>;
+  private readonly anchorCount: Gauge;
+  private readonly anchorExpiry: Gauge;
+  private readonly bundleReloads: Counter<'result'>;
+  private readonly skew: Gauge;
+  private readonly drains: Counter<'direction' | 'kind'>;
   private readonly auditRecords: Counter<'event'>;
   private readonly auditErrors: Counter<'during'>;
   private readonly auditSubs: Gauge;
@@ -108,6 +117,54 @@ export class ProxyMetrics {
       },
     });
     for (const direction of ['inbound', 'outbound'] as const) this.sessions.set({ direction }, 0);
+    // Rotation (issue 10).
+    this.reissues = new Counter({
+      name: 'lanyard_proxy_identity_reissues_total',
+      help: 'Certificate re-issues started, by cause: renewal, issuer-changed, issuer-check (no status stream), leaf-untrusted (the bundle no longer verifies the leaf), files-changed (static mode).',
+      labelNames: ['cause'],
+      registers: r,
+    });
+    for (const cause of ['renewal', 'issuer-changed', 'issuer-check', 'leaf-untrusted'] satisfies ReissueCause[]) this.reissues.inc({ cause }, 0);
+    this.issuerInfo = new Gauge({ name: 'lanyard_proxy_identity_cert_issuer_info', help: 'The issuer of the workload certificate in use (always 1): its SHA-256 fingerprint and subject.', labelNames: ['fingerprint', 'subject'], registers: r });
+    this.anchorCount = new Gauge({ name: 'lanyard_proxy_trust_anchors', help: 'Trust anchors in use.', registers: r });
+    this.anchorExpiry = new Gauge({ name: 'lanyard_proxy_trust_anchors_earliest_expiry_timestamp_seconds', help: 'The earliest NotAfter among the trust anchors in use.', registers: r });
+    this.bundleReloads = new Counter({ name: 'lanyard_proxy_trust_bundle_reloads_total', help: 'Trust bundle file loads, by result: ok, refused (no CA certificates), error (unreadable); each distinct failure counted once.', labelNames: ['result'], registers: r });
+    for (const result of ['ok', 'refused', 'error']) this.bundleReloads.inc({ result }, 0);
+    this.skew = new Gauge({ name: 'lanyard_proxy_identity_service_clock_skew_seconds', help: "The identity service's clock minus this proxy's, from its issuer status stream (absent before the first status).", registers: r });
+    this.drains = new Counter({
+      name: 'lanyard_proxy_anchor_drains_total',
+      help: 'Sessions and connections drained because the anchor their peer was authenticated under left the trust bundle.',
+      labelNames: ['direction', 'kind'],
+      registers: r,
+    });
+  }
+
+  reissued(cause: ReissueCause): void {
+    this.reissues.inc({ cause });
+  }
+
+  /** The issuer of the leaf now in use (one series). */
+  leafIssuer(fingerprint: string | null, subject: string): void {
+    this.issuerInfo.reset();
+    if (fingerprint) this.issuerInfo.set({ fingerprint, subject }, 1);
+  }
+
+  anchorsInUse(anchors: readonly X509Certificate[]): void {
+    this.anchorCount.set(anchors.length);
+    const earliest = Math.min(...anchors.map((a) => Date.parse(a.validTo)));
+    if (Number.isFinite(earliest)) this.anchorExpiry.set(earliest / 1000);
+  }
+
+  trustBundleReloaded(result: 'ok' | 'refused' | 'error'): void {
+    this.bundleReloads.inc({ result });
+  }
+
+  clockSkew(seconds: number): void {
+    this.skew.set(seconds);
+  }
+
+  drained(direction: Direction, kind: 'session' | 'connection'): void {
+    this.drains.inc({ direction, kind });
   }
 
   identityRefreshed(cert: WorkloadCertificate | null, result: 'ok' | 'error' | 'success' | 'failure'): void {

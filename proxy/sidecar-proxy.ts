@@ -3,8 +3,8 @@
  * listeners, admin HTTP and audit. Listeners start only once the first certificate is
  * installed; until then /ready is false and nothing is accepted.
  */
-import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { TrustBundle } from '../src/pki/trust-bundle.js';
 import { AdminServer } from '../src/telemetry/admin-server.js';
 import type { Logger } from '../src/telemetry/logger.js';
 import { isLoopbackHost, parseAddress } from '../src/util/address.js';
@@ -12,7 +12,10 @@ import { createRegistry, type Registry } from '../src/telemetry/metrics.js';
 import { ConnectionAudit } from './audit.js';
 import type { ProxyConfig } from './config.js';
 import { CertifyClient } from './identity/certify-client.js';
-import { WorkloadIdentity } from './identity/workload-identity.js';
+import { issuerFingerprintOf, WorkloadIdentity } from './identity/workload-identity.js';
+import { ClockSkew } from './identity/clock-skew.js';
+import { IssuerWatch } from './identity/issuer-watch.js';
+import { AnchorDrain } from './tls/anchor-drain.js';
 import { StaticIdentity } from './identity/static-identity.js';
 import type { IdentitySource } from './identity/identity-source.js';
 import { InboundProxy, type InboundTarget } from './inbound/inbound-proxy.js';
@@ -22,6 +25,7 @@ import { fmt, type HostPort } from './outbound/routes.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { policyOverridesFromEnv } from './policy/policy-env.js';
 import { TlsState } from './tls/tls-state.js';
+import { chainProblem, describeIdentity, oneLine } from './identity/identity-report.js';
 import { TrustAnchorsFile } from './trust-anchors-file.js';
 import { DiscoveryClient } from './discovery/discovery-client.js';
 import { TransparentResolver } from './outbound/transparent-resolver.js';
@@ -59,6 +63,9 @@ export class SidecarProxy {
   /** Made first: a proxy whose audit file cannot be opened does not start. */
   readonly audit: ConnectionAudit;
   private relief: MemoryRelief | null = null;
+  readonly drain: AnchorDrain;
+  readonly skew: ClockSkew;
+  private issuerWatch: IssuerWatch | null = null;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -67,6 +74,10 @@ export class SidecarProxy {
     this.registry = deps.registry ?? createRegistry({ processMetrics: true });
     this.metrics = new ProxyMetrics(this.registry, () => this.readiness().ready);
     this.tls = new TlsState(cfg.trustAnchorsPem);
+    this.metrics.anchorsInUse(TrustBundle.fromPem(cfg.trustAnchorsPem, 'trust anchors').anchors);
+    this.tls.on('change', () => this.leafChanged());
+    this.drain = new AnchorDrain({ graceMs: cfg.anchorDrainGraceMs, logger: deps.logger, metrics: this.metrics });
+    this.skew = new ClockSkew({ allowanceMs: cfg.clockSkewAllowanceMs, logger: deps.logger, metrics: this.metrics });
     this.audit = new ConnectionAudit(deps.logger, this.metrics, { summaryIntervalMs: cfg.auditSummaryIntervalMs, file: cfg.auditFile, edgeLimit: cfg.edgeLimit });
     this.audit.localIdentity = cfg.localIdentity;
     // Optional outside transparent mode: it also returns the memory of connection bursts.
@@ -95,19 +106,13 @@ export class SidecarProxy {
     });
     this.anchorsFile = cfg.trustAnchorsFile
       ? new TrustAnchorsFile(
-          {
-            file: cfg.trustAnchorsFile,
-            logger: deps.logger,
-            onChange: (pem) => {
-              this.tls.setAnchors(pem);
-              this.discovery?.setTrustAnchors(pem);
-              // Re-certify at once: the identity service may now present a chain to the new anchor.
-              this.identity.refreshNow();
-            },
-          },
+          { file: cfg.trustAnchorsFile, logger: deps.logger, metrics: this.metrics, onChange: (pem, bundle, removed) => this.anchorsChanged(pem, bundle, removed) },
           cfg.trustAnchorsPem,
         )
       : null;
+    if (this.identity instanceof WorkloadIdentity) {
+      this.issuerWatch = new IssuerWatch({ identity: this.identity, windowMs: cfg.reissueWindowMs, skew: this.skew, logger: deps.logger });
+    }
     this.admin = new AdminServer({
       host: cfg.admin.host,
       port: cfg.admin.port,
@@ -128,6 +133,7 @@ export class SidecarProxy {
     const admin = await this.admin.start();
     this.anchorsFile?.start();
     this.identity.start();
+    this.issuerWatch?.start();
     await this.identity.ready;
     if (this.stopped) throw new Error('stopped before the first certificate arrived');
     const audit = this.audit;
@@ -157,6 +163,7 @@ export class SidecarProxy {
       audit,
       metrics: this.metrics,
       logger: this.deps.logger,
+      drain: this.drain,
     });
     const routes = this.cfg.routes.map((r) => r);
     const outbound = new OutboundProxy({
@@ -173,6 +180,7 @@ export class SidecarProxy {
       audit,
       metrics: this.metrics,
       logger: this.deps.logger,
+      drain: this.drain,
     });
     const outboundAddrs = await outbound.start();
     let inboundPort = 0;
@@ -191,6 +199,7 @@ export class SidecarProxy {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.issuerWatch?.stop();
     this.identity.stop();
     this.policy.stop();
     this.anchorsFile?.stop();
@@ -279,29 +288,45 @@ export class SidecarProxy {
     return outbound.startTransparent(this.cfg.outbound, (s) => resolver.upstreamFor(s));
   }
 
-  private describeIdentity(): unknown {
+  /**
+   * New anchors from the bundle file: new TLS contexts (so new handshakes and no resumption
+   * under the old ones), a new Certify connection, a drain of what removed anchors
+   * authenticated, and a re-issue at once if the bundle no longer verifies our own leaf (which
+   * keeps serving meanwhile: peers still holding the old bundle accept it).
+   */
+  private anchorsChanged(pem: string, bundle: TrustBundle, removed: string[]): void {
+    this.tls.setAnchors(pem);
+    this.discovery?.setTrustAnchors(pem);
+    this.metrics.anchorsInUse(bundle.anchors);
+    this.identity.anchorsChanged();
+    if (removed.length) this.drain.anchorsRemoved(bundle, removed);
+    const cert = this.tls.current()?.certificate;
+    const untrusted = cert ? chainProblem(cert, bundle) : null;
+    if (!cert || !untrusted) return;
+    this.deps.logger.warn(
+      { event: 'leaf_not_trusted_by_bundle', serial: cert.serial, issuer: issuerFingerprintOf(cert, pem), anchors: bundle.anchors.map((a) => a.fingerprint256), reason: untrusted },
+      'the new trust bundle does not verify the certificate in use; keeping it and re-certifying at once',
+    );
+    this.identity.reissue('leaf-untrusted');
+  }
+
+  private leafChanged(): void {
     const m = this.tls.current();
-    const anchors = splitPem(this.tls.anchors()).map((pem) => {
-      const c = new X509Certificate(pem);
-      return { subject: oneLine(c.subject), fingerprint_sha256: c.fingerprint256, not_after: new Date(Date.parse(c.validTo)).toISOString() };
+    if (!m) return;
+    this.drain.learnIssuers(m.certificate.intermediates);
+    const fp = issuerFingerprintOf(m.certificate, m.anchorsPem);
+    const issuer = m.certificate.intermediates[0] ?? null;
+    this.metrics.leafIssuer(fp, oneLine(issuer?.subject ?? m.certificate.leaf.issuer));
+  }
+
+  private describeIdentity(): unknown {
+    return describeIdentity({
+      localIdentity: this.cfg.localIdentity,
+      tls: this.tls,
+      lastFailure: this.identity.lastFailure,
+      ready: () => this.readiness().ready,
+      skewMs: this.skew.skewMs,
+      issuerStatus: this.issuerWatch ? (this.issuerWatch.mode === 'stream' ? (this.issuerWatch.last ? 'stream' : 'connecting') : 'periodic-certify') : 'static',
     });
-    if (!m) return { local_identity: this.cfg.localIdentity, ready: false, last_error: this.identity.lastFailure, anchors };
-    const c = m.certificate;
-    return {
-      local_identity: c.identity,
-      spiffe_id: c.spiffeId,
-      serial: c.serial,
-      not_before: c.notBefore.toISOString(),
-      not_after: c.notAfter.toISOString(),
-      installed_at: c.installedAt.toISOString(),
-      chain: [c.leaf, ...c.intermediates].map((x) => ({ subject: oneLine(x.subject) || '(empty)', issuer: oneLine(x.issuer), fingerprint_sha256: x.fingerprint256 })),
-      anchors,
-    };
   }
 }
-
-function splitPem(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
-
-const oneLine = (dn: string | undefined): string => (dn ?? '').replace(/\n/g, ',');

@@ -4,7 +4,8 @@
  * small gRPC channel (proxy/grpc) with the hand-written protobuf codec.
  */
 import { decodeCertifyResponse, encodeCertifyRequest } from '../../src/proto/certify-codec.js';
-import type { CertifyResponseMessage } from '../../src/proto/messages.js';
+import { decodeIssuerStatus, encodeWatchRequest, ISSUER_WATCH_PATH, type IssuerStatusMessage } from '../../src/proto/issuer-status-codec.js';
+import { toTimestamp, type CertifyResponseMessage } from '../../src/proto/messages.js';
 import { GrpcChannel, GrpcError, GrpcStatus } from '../grpc/grpc-channel.js';
 
 export const CERTIFY_PATH = '/io.linkerd.proxy.identity.Identity/Certify';
@@ -52,6 +53,34 @@ export class CertifyClient {
     } catch (e) {
       throw new CertifyError(GrpcStatus.INTERNAL, `malformed response: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Lanyard's issuer status stream (proto/lanyard/identity/v1/issuer.proto), on the same
+   * HTTP/2 connection as Certify, so its PING keepalive guards both. `onEnd` is called once;
+   * UNIMPLEMENTED means the service has no such stream (Linkerd's identity controller).
+   * @param sentAt called with the clock reading put in the request (for the skew estimate)
+   */
+  watchIssuer(
+    identity: string,
+    h: { onStatus: (s: IssuerStatusMessage) => void; onEnd: (err: GrpcError | null) => void },
+    now: () => number = Date.now,
+  ): { cancel: () => void; sentAt: number } {
+    const sentAt = now();
+    const req = encodeWatchRequest({ client_time: toTimestamp(new Date(sentAt)), identity });
+    const call = this.channel.call(ISSUER_WATCH_PATH, req, null, {
+      onMessage: (m) => {
+        let status: IssuerStatusMessage;
+        try {
+          status = decodeIssuerStatus(m);
+        } catch (e) {
+          return call.cancel(new GrpcError(GrpcStatus.INTERNAL, `malformed issuer status: ${(e as Error).message}`));
+        }
+        h.onStatus(status);
+      },
+      onEnd: h.onEnd,
+    });
+    return { cancel: () => call.cancel(), sentAt };
   }
 
   close(): void {

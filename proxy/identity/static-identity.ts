@@ -14,7 +14,7 @@ import { WatchedFile } from '../../src/util/watched-file.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';
-import type { IdentitySource } from './identity-source.js';
+import type { IdentitySource, ReissueCause } from './identity-source.js';
 
 export interface StaticIdentityConfig {
   identity: string;
@@ -64,6 +64,16 @@ export class StaticIdentity implements IdentitySource {
   /** Checks the files again even if unchanged: the anchors they are checked against may have moved. */
   refreshNow(): void {
     void this.watched.reload({ force: true });
+  }
+
+  /** Files are what they are: re-checking them is the only re-issue there is. */
+  reissue(_cause: ReissueCause): void {
+    this.cfg.metrics?.reissued('files-changed');
+    this.refreshNow();
+  }
+
+  anchorsChanged(): void {
+    this.refreshNow();
   }
 
   private installed(cert: WorkloadCertificate): void {

@@ -4,7 +4,10 @@
  * of the certificate's remaining life. A response is installed only if its chain verifies
  * to the trust anchors, the leaf names the local identity, carries our key, and is current.
  * On failure the current certificate stays in use and the call is retried with capped,
- * jittered exponential backoff.
+ * jittered exponential backoff. Besides the renewal, a re-issue can be asked for at any time
+ * (`reissue`): at once (the trust bundle no longer verifies the leaf) or at a random moment
+ * within a window (the issuer changed: proxy/identity/issuer-watch.ts), never postponing an
+ * attempt already due sooner.
  */
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -18,14 +21,14 @@ import type { Logger } from '../../src/telemetry/logger.js';
 import { parseSubjectAltName } from '../tls/peer-identity.js';
 import type { TlsState, WorkloadCertificate } from '../tls/tls-state.js';
 import type { CertifyClient } from './certify-client.js';
-import type { IdentitySource } from './identity-source.js';
+import type { IdentitySource, ReissueCause } from './identity-source.js';
 import type { ProxyMetrics } from '../metrics.js';
 
 export interface WorkloadIdentityConfig {
   /** The local identity, e.g. web.default.serviceaccount.identity.lanyard.cluster.local. */
   identity: string;
   /** Makes a Certify client that trusts the given anchors. */
-  connect: (anchorsPem: string) => Pick<CertifyClient, 'certify' | 'close'>;
+  connect: (anchorsPem: string) => IdentityClient;
   /** Projected service-account token; re-read on every request (kubelet rotates it). */
   tokenFile: string;
   tls: TlsState;
@@ -48,13 +51,28 @@ export interface WorkloadIdentityConfig {
   random?: () => number;
 }
 
+/** What the identity client needs of a connection to the identity service. */
+export type IdentityClient = Pick<CertifyClient, 'certify' | 'close' | 'watchIssuer'>;
+
+/** What scheduled the next attempt: the first certificate, or a re-issue cause. */
+type AttemptCause = 'initial' | ReissueCause;
+
 export class WorkloadIdentity implements IdentitySource {
   private readonly key: KeyObject;
   private readonly spki: Buffer;
   private readonly csr: Buffer;
-  private client: Pick<CertifyClient, 'certify' | 'close'>;
+  private client: IdentityClient;
   private clientAnchors: string;
+  private readonly clientListeners = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
+  /** When the scheduled attempt is due (epoch ms), and why it was scheduled. */
+  private dueAt = Infinity;
+  private cause: AttemptCause = 'initial';
+  /** A retry after a failure: its cause was counted when it was first tried. */
+  private retrying = false;
+  private inFlight = false;
+  /** A re-issue asked for while an attempt was in flight: applied once it settles. */
+  private queued: { cause: ReissueCause; withinMs: number } | null = null;
   private waitingTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private lastError: string | null = null;
@@ -78,7 +96,7 @@ export class WorkloadIdentity implements IdentitySource {
   }
 
   start(): void {
-    this.schedule(0);
+    this.schedule(0, 'initial');
     const every = this.cfg.waitingLogIntervalMs ?? 10_000;
     this.waitingTimer = setInterval(() => {
       if (!this.cfg.tls.current()) {
@@ -96,24 +114,68 @@ export class WorkloadIdentity implements IdentitySource {
     this.client.close();
   }
 
-  /** Refreshes now (used when the trust anchors change). */
+  /** Refreshes now. */
   refreshNow(): void {
-    this.schedule(0);
+    this.reissue('leaf-untrusted');
+  }
+
+  reissue(cause: ReissueCause, withinMs = 0): void {
+    if (this.stopped) return;
+    if (this.inFlight) {
+      // The attempt in flight will reschedule when it settles; this one is applied then.
+      if (!this.queued || withinMs < this.queued.withinMs) this.queued = { cause, withinMs };
+      return;
+    }
+    const delay = withinMs > 0 ? Math.floor((this.cfg.random ?? Math.random)() * withinMs) : 0;
+    if (this.timer && this.dueAt <= this.now() + delay) return; // an attempt is due sooner anyway
+    this.retrying = false;
+    this.schedule(delay, cause);
+  }
+
+  /** New anchors: the Certify connection is remade now, verified against them. */
+  anchorsChanged(): void {
+    this.currentClient();
+  }
+
+  /** Called after the Certify client was replaced (new anchors): streams on the old one are gone. */
+  onClientReplaced(listener: () => void): () => void {
+    this.clientListeners.add(listener);
+    return () => void this.clientListeners.delete(listener);
+  }
+
+  /** Opens the issuer status stream on the current Certify connection. */
+  watchIssuer(handlers: Parameters<IdentityClient['watchIssuer']>[1]): ReturnType<IdentityClient['watchIssuer']> {
+    return this.currentClient().watchIssuer(this.cfg.identity, handlers, () => this.now());
+  }
+
+  /** SHA-256 fingerprint of the certificate that signed the leaf in use, or null without one. */
+  leafIssuerFingerprint(): string | null {
+    const c = this.cfg.tls.current()?.certificate;
+    return c ? issuerFingerprintOf(c, this.cfg.tls.anchors()) : null;
   }
 
   get lastFailure(): string | null {
     return this.lastError;
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, cause: AttemptCause): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.attempt(), ms);
+    this.cause = cause;
+    this.dueAt = this.now() + ms;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.attempt();
+    }, ms);
     this.timer.unref();
   }
 
   private async attempt(): Promise<void> {
     const started = this.now();
+    const cause = this.cause;
+    if (!this.retrying && cause !== 'initial') this.cfg.metrics?.reissued(cause);
+    const previousIssuer = this.leafIssuerFingerprint();
+    this.inFlight = true;
     try {
       const token = (await readFile(this.cfg.tokenFile, 'utf8').catch((e: Error) => {
         throw new Error(`cannot read token file ${this.cfg.tokenFile}: ${e.message}`);
@@ -121,27 +183,38 @@ export class WorkloadIdentity implements IdentitySource {
       if (!token) throw new Error(`token file ${this.cfg.tokenFile} is empty`);
       const res = await this.currentClient().certify(this.cfg.identity, token, this.csr);
       const cert = this.accept(res);
+      this.inFlight = false;
       if (this.stopped) return;
       this.cfg.tls.installCertificate(cert);
       this.writeIdentityDir(cert);
       this.failures = 0;
       this.lastError = null;
+      this.retrying = false;
       this.cfg.metrics?.identityRefreshed(cert, 'ok');
       const delay = this.refreshDelay(cert.notAfter.getTime() - this.now());
+      const issuer = this.leafIssuerFingerprint();
       this.cfg.logger.info(
         {
           event: 'identity_refreshed',
           identity: cert.identity,
           serial: cert.serial,
           not_after: cert.notAfter.toISOString(),
+          issuer_fingerprint: issuer,
+          cause,
           next_refresh_in_ms: delay,
           duration_ms: this.now() - started,
         },
         'certificate installed',
       );
+      // What each Certify answer says about the issuer: learned even without the status stream.
+      if (previousIssuer && issuer !== previousIssuer) {
+        this.cfg.logger.info({ event: 'issuer_changed', from: previousIssuer, to: issuer, serial: cert.serial }, 'the new certificate comes from another issuer');
+      }
       this.firstResolve();
-      this.schedule(delay);
+      this.schedule(delay, 'renewal');
+      this.applyQueued();
     } catch (e) {
+      this.inFlight = false;
       if (this.stopped) return;
       this.failures++;
       this.lastError = (e as Error).message;
@@ -159,8 +232,16 @@ export class WorkloadIdentity implements IdentitySource {
         },
         current ? 'certificate refresh failed; keeping the current certificate' : 'cannot get a certificate yet',
       );
-      this.schedule(delay);
+      this.retrying = true;
+      this.schedule(delay, cause);
+      this.applyQueued();
     }
+  }
+
+  private applyQueued(): void {
+    const q = this.queued;
+    this.queued = null;
+    if (q) this.reissue(q.cause, q.withinMs);
   }
 
   /** Validates a Certify response; throws with the reason it must not be installed. */
@@ -225,12 +306,13 @@ export class WorkloadIdentity implements IdentitySource {
     return Math.round(base * (0.5 + 0.5 * (this.cfg.random ?? Math.random)()));
   }
 
-  private currentClient(): Pick<CertifyClient, 'certify' | 'close'> {
+  private currentClient(): IdentityClient {
     const anchors = this.cfg.tls.anchors();
     if (anchors !== this.clientAnchors) {
       this.client.close();
       this.client = this.cfg.connect(anchors);
       this.clientAnchors = anchors;
+      for (const l of this.clientListeners) l();
     }
     return this.client;
   }
@@ -242,6 +324,20 @@ export class WorkloadIdentity implements IdentitySource {
 
   private now(): number {
     return (this.cfg.clock ?? Date.now)();
+  }
+}
+
+/**
+ * The fingerprint of the certificate that signed `cert`'s leaf: its first intermediate, or the
+ * anchor itself when the leaf was signed by one directly.
+ */
+export function issuerFingerprintOf(cert: Pick<WorkloadCertificate, 'leaf' | 'intermediates'>, anchorsPem: string): string | null {
+  const first = cert.intermediates[0];
+  if (first && cert.leaf.checkIssued(first)) return first.fingerprint256;
+  try {
+    return TrustBundle.fromPem(anchorsPem).anchors.find((a) => cert.leaf.checkIssued(a) && cert.leaf.verify(a.publicKey))?.fingerprint256 ?? null;
+  } catch {
+    return null;
   }
 }
 

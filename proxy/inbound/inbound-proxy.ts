@@ -15,7 +15,8 @@ import { drain } from '../io/drain.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
 import type { Peer } from '../policy/peer.js';
-import type { TlsMaterial, TlsState } from '../tls/tls-state.js';
+import type { AnchorDrain } from '../tls/anchor-drain.js';
+import { expiredReason, type TlsMaterial, type TlsState } from '../tls/tls-state.js';
 import { detect, type DetectResult } from './detect.js';
 import { MuxInbound } from './mux-inbound.js';
 import type { SessionPolicy } from './session-gate.js';
@@ -58,6 +59,8 @@ export interface InboundProxyConfig {
   audit: ConnectionAudit;
   metrics?: ProxyMetrics;
   logger: Logger;
+  /** Sessions and connections of verified clients register here: removing an anchor drains theirs. */
+  drain?: AnchorDrain;
 }
 
 export class InboundProxy {
@@ -77,6 +80,7 @@ export class InboundProxy {
       connectTimeoutMs: cfg.connectTimeoutMs,
       idleTimeoutMs: cfg.idleTimeoutMs,
       track: (s) => this.track(s),
+      drain: cfg.drain,
     });
     this.mux = new MuxInbound({
       policy: cfg.policy,
@@ -89,15 +93,11 @@ export class InboundProxy {
       keepaliveMs: cfg.keepaliveMs,
       idleTimeoutMs: cfg.idleTimeoutMs,
       metrics: cfg.metrics,
+      drain: cfg.drain,
     });
-    // New anchors: sessions whose clients were verified against the old ones finish their
-    // streams and close, so clients reconnect and are verified again. A rotation of our own
-    // certificate needs nothing: clients checked it when they connected.
-    let anchors = cfg.tls.anchors();
-    cfg.tls.on('change', (m: TlsMaterial) => {
-      if (m.anchorsPem !== anchors) this.mux.closeAll();
-      anchors = m.anchorsPem;
-    });
+    // New anchors: sessions and connections whose clients no longer verify are drained
+    // (tls/anchor-drain.ts); those still trusted carry on. A rotation of our own certificate
+    // needs nothing: clients checked it when they connected.
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -189,8 +189,16 @@ export class InboundProxy {
    * was refused (audited here) or the client chose the multiplexed transport (served as a session).
    */
   private async terminate(socket: Socket, material: TlsMaterial, offersMux: boolean, target: InboundTarget | Error, conn: ProxiedConnection): Promise<TLSSocket | null> {
-    const t = await terminateTls(socket, { context: this.contextFor(material), offersMux, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
     conn.record.tls = true;
+    // Peers refuse an expired certificate anyway; refusing here names the cause in our audit.
+    const expired = expiredReason(material.certificate);
+    if (expired) {
+      socket.destroy();
+      conn.record.rule = 'tls';
+      conn.close('local-cert-expired', expired);
+      return null;
+    }
+    const t = await terminateTls(socket, { context: this.contextFor(material), offersMux, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
     if (!('tls' in t)) {
       conn.record.rule = 'tls';
       conn.close(t.closeReason, t.reason);
@@ -199,6 +207,7 @@ export class InboundProxy {
     this.cfg.metrics?.handshakeDone('inbound', t.seconds, t.resumed);
     conn.record.peerIdentity = t.identity;
     conn.record.peerSpiffeId = t.spiffeId;
+    if (t.identity !== null || t.spiffeId !== null) conn.authenticatedBy = t.tls;
     conn.record.peerSerial = t.presented.serial;
     conn.record.peerIssuerFingerprint = t.presented.issuerFingerprint;
     if (t.tls.alpnProtocol !== MUX_ALPN) return t.tls;

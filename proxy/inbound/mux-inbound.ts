@@ -19,6 +19,7 @@ import { markSecureConnected } from '../node-internals.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
 import type { Peer } from '../policy/peer.js';
+import type { AnchorDrain } from '../tls/anchor-drain.js';
 import type { PresentedCertificate } from '../tls/presented-certificate.js';
 import type { InboundTarget } from './inbound-proxy.js';
 import { sessionVerdict, type SessionPolicy } from './session-gate.js';
@@ -42,6 +43,8 @@ export interface MuxInboundConfig {
   /** A session with no stream open this long is closed. Default 1h; 0 disables. */
   idleTimeoutMs?: number;
   metrics?: ProxyMetrics;
+  /** Sessions of verified clients register here: removing their anchor sends GOAWAY, then closes them. */
+  drain?: AnchorDrain;
 }
 
 export interface MuxPeer {
@@ -81,17 +84,20 @@ export class MuxInbound {
       expiresAt: peer.expiresAt,
     });
     conn.hold();
+    const authenticated = peer.identity !== null || peer.spiffeId !== null;
+    const unregister = authenticated ? this.cfg.drain?.add({ direction: 'inbound', kind: 'session', tls, drain: () => session.close(), close: () => session.destroy() }) : undefined;
     session.on('error', () => undefined);
     session.once('remoteSettings', () => session.setLocalWindowSize(MUX_SESSION_WINDOW));
     session.on('stream', (stream, headers) => {
       guard.track(stream);
       conn.record.streams!++;
-      this.stream(stream, headers, peer, id);
+      this.stream(stream, headers, peer, id, authenticated ? tls : null);
       // Refused: the first stream is answered (403, so the client knows it is a decision and
       // does not retry), then the session goes away; one that sends nothing is idle-closed.
       if (!verdict.allow) session.close();
     });
     session.once('close', () => {
+      unregister?.();
       this.sessions.delete(session);
       conn.record.rx = tls.bytesRead;
       conn.record.tx = tls.bytesWritten;
@@ -105,7 +111,7 @@ export class MuxInbound {
   }
 
   /** `session`: the session's id, also the key its refusals are summarized under in the diagnostic log. */
-  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, session: string): void {
+  private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, session: string, authenticatedBy: TLSSocket | null): void {
     stream.on('error', () => undefined);
     const port = portOf(headers[':authority']);
     const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
@@ -125,6 +131,7 @@ export class MuxInbound {
       reason: '',
     });
     conn.record.summaryKey = session;
+    conn.authenticatedBy = authenticatedBy;
     const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
       answer(stream, status);
       if (rule) conn.record.rule = rule;

@@ -6,11 +6,14 @@
  * allowed, where it goes); the record they leave behind is written here.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ConnectionAudit, ConnectionRecord } from '../audit.js';
 import type { Direction, ProxyMetrics } from '../metrics.js';
 import type { Decision } from '../policy/peer.js';
+import type { AnchorDrain } from '../tls/anchor-drain.js';
 import type { ConnectionLimit, Slot } from './connection-limit.js';
 import { dialTcp } from './dial.js';
+import { closeWhenQuiet } from './quiet-close.js';
 import { splice, type SpliceEnd } from './splice.js';
 
 export interface PipelineConfig {
@@ -25,6 +28,8 @@ export interface PipelineConfig {
   idleTimeoutMs?: number;
   /** Every socket the pipeline makes, so shutdown can drain it. */
   track: (s: Socket) => void;
+  /** Carried connections whose peer was authenticated register here (anchor removal drains them). */
+  drain?: AnchorDrain;
 }
 
 /** Where a connection came from and is going, and its verdict until one is made. */
@@ -70,6 +75,12 @@ export class ConnectionPipeline {
 
 export class ProxiedConnection {
   readonly record: ConnectionRecord;
+  /**
+   * The TLS connection whose peer certificate authenticated this one (a stream: its
+   * session's), set by whoever verified the peer; carried connections with one are drained
+   * when the peer's anchor leaves the bundle.
+   */
+  authenticatedBy: TLSSocket | null = null;
   private slot: Slot | null = null;
   private state: 'new' | 'open' | 'closed' = 'new';
 
@@ -145,11 +156,41 @@ export class ProxiedConnection {
     this.open();
     const app = (o.app === 'upstream' ? upstream : o.downstream) as SpliceEnd & Partial<Pick<Socket, 'bytesRead' | 'bytesWritten'>>;
     const peer = o.app === 'upstream' ? o.downstream : upstream;
+    const drained = this.drainable(o.downstream, upstream);
     const result = await splice(app, peer, { idleTimeoutMs: this.cfg.idleTimeoutMs });
+    drained.done();
     // Bytes the application was sent came from the peer (rx); what it sent went to the peer (tx).
     this.record.rx = app.bytesWritten ?? 0;
     this.record.tx = app.bytesRead ?? 0;
-    this.close(result.reason);
+    this.close(drained.why ?? result.reason);
+  }
+
+  /**
+   * Registers the carried connection for anchor drains (when its peer was authenticated):
+   * closed at its first quiet moment, or when the grace period ends. `downstream` is the side
+   * that dialled us, the client of whatever runs over it.
+   */
+  private drainable(downstream: SpliceEnd, upstream: SpliceEnd): { done: () => void; why: string | null } {
+    const out = { done: () => undefined as void, why: null as string | null };
+    if (!this.authenticatedBy || !this.cfg.drain) return out;
+    let cancelQuiet = () => undefined as void;
+    const end = (why: string) => {
+      out.why ??= why;
+      downstream.destroy();
+      upstream.destroy();
+    };
+    const unregister = this.cfg.drain.add({
+      direction: this.cfg.direction,
+      kind: 'connection',
+      tls: this.authenticatedBy,
+      drain: () => (cancelQuiet = closeWhenQuiet(downstream, upstream, () => end('anchor-removed'))),
+      close: () => end('anchor-removed:grace'),
+    });
+    out.done = () => {
+      unregister();
+      cancelQuiet();
+    };
+    return out;
   }
 
   /** Audits the close (and the open, if it never opened) and frees the slot. Idempotent. */

@@ -30,6 +30,8 @@ export interface DialResult {
   resumed: boolean;
   /** A handshake was made for this dial (its duration is worth recording). */
   handshake: boolean;
+  /** The TLS connection that authenticated the upstream (a stream: its session's). */
+  tls: TLSSocket;
   /** The certificate the upstream presented (read once per TLS connection, for the audit). */
   presented: PresentedCertificate;
 }
@@ -51,8 +53,8 @@ export interface MuxClientConfig {
   idleMs?: number;
   /** False: always the classic transport. Default true. */
   multiplex?: boolean;
-  /** Told when a session is established, and once when it ends, with why. */
-  onSessionOpen?: () => void;
+  /** Told when a session is established (with its TLS connection, for anchor drains), and once when it ends, with why. */
+  onSessionOpen?: (tls: TLSSocket, h2: ClientHttp2Session) => void;
   onSessionEnd?: (why: SessionEnd, streamsCarried: number) => void;
 }
 
@@ -73,6 +75,7 @@ const STATUS_REASONS: Record<number, string> = {
 
 interface Session {
   generation: number;
+  tls: TLSSocket;
   h2: ClientHttp2Session;
   guard: SessionGuard;
   carried: number;
@@ -110,7 +113,7 @@ export class MuxClient {
         const made = await this.connecting!;
         if (!('h2' in made)) {
           // The peer chose the classic transport: that TLS connection belongs to the dial that made it.
-          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true, presented: presentedBy(made) };
+          if (mine) return { stream: made, multiplexed: false, resumed: made.isSessionReused(), handshake: true, tls: made, presented: presentedBy(made) };
           continue;
         }
         session = made;
@@ -166,13 +169,13 @@ export class MuxClient {
         idleMs: this.cfg.idleMs ?? 120_000,
         expiresAt: earliest(this.cfg.certificateExpiry?.() ?? null, Date.parse(tls.getPeerCertificate().valid_to)),
       });
-      const session: Session = { generation, h2, guard, carried: 0, presented: presentedBy(tls) };
+      const session: Session = { generation, tls, h2, guard, carried: 0, presented: presentedBy(tls) };
       h2.once('close', () => {
         if (this.session === session) this.session = null;
         this.cfg.onSessionEnd?.(guard.ended ?? 'closed', session.carried);
       });
       this.session = session;
-      this.cfg.onSessionOpen?.();
+      this.cfg.onSessionOpen?.(tls, h2);
       return session;
     });
   }
@@ -220,7 +223,7 @@ export class MuxClient {
       };
       const onResponse = (headers: Record<string, unknown>) => {
         const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
-        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, presented: s.presented }));
+        if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, tls: s.tls, presented: s.presented }));
         const err = new Error(STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
         err.code = `ERR_LANYARD_MUX_${status}`;
         fail(err);
@@ -237,7 +240,7 @@ export class MuxClient {
 
   private async classic(): Promise<DialResult> {
     const tls = await this.handshake([]);
-    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true, presented: presentedBy(tls) };
+    return { stream: tls, multiplexed: false, resumed: tls.isSessionReused(), handshake: true, tls, presented: presentedBy(tls) };
   }
 }
 

@@ -14,7 +14,8 @@ import { ConnectionPipeline, type ProxiedConnection } from '../io/connection-pip
 import type { SpliceEnd } from '../io/splice.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { parseSubjectAltName, provePeer } from '../tls/peer-identity.js';
-import type { TlsState } from '../tls/tls-state.js';
+import type { AnchorDrain } from '../tls/anchor-drain.js';
+import { expiredReason, type TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
 import { drain } from '../io/drain.js';
 import { MuxClient } from '../mux/mux-client.js';
@@ -43,6 +44,8 @@ export interface OutboundProxyConfig {
   audit: ConnectionAudit;
   metrics?: ProxyMetrics;
   logger: Logger;
+  /** Sessions and connections to upstreams register here: removing an anchor drains theirs. */
+  drain?: AnchorDrain;
 }
 
 export interface Upstream {
@@ -75,6 +78,7 @@ export class OutboundProxy {
       connectTimeoutMs: cfg.connectTimeoutMs,
       idleTimeoutMs: cfg.idleTimeoutMs,
       track: (s) => this.track(s),
+      drain: cfg.drain,
     });
     // Destinations come and go (pods are replaced): forget the per-destination state of those
     // not dialled for a while, so a long-lived proxy in a churning cluster does not grow.
@@ -156,7 +160,8 @@ export class OutboundProxy {
       reason: (up.identity ? `mTLS to ${up.identity}` : 'unmeshed destination: plain TCP') + (up.note ? ` (${up.note})` : ''),
     });
     if (!conn.admit()) return void client.destroy();
-    if (!this.cfg.tls.current()) {
+    const material = this.cfg.tls.current();
+    if (!material) {
       conn.release();
       this.cfg.metrics?.refusedEarly('outbound', 'no-identity');
       return void client.destroy();
@@ -164,6 +169,9 @@ export class OutboundProxy {
     this.track(client);
     if (up.refusal) return refuse(conn, client, up.refusal);
     if (up.identity === null && (this.cfg.unmeshed ?? 'allow') === 'deny') return refuse(conn, client, 'unmeshed destination and LANYARD_PROXY_OUTBOUND_UNMESHED=deny');
+    // Peers refuse an expired certificate anyway; saying so here names the cause in our audit.
+    const expired = up.identity !== null ? expiredReason(material.certificate) : null;
+    if (expired) return refuse(conn, client, expired, 'local-cert-expired');
     const identity = up.identity;
     void conn.carry({
       downstream: client,
@@ -178,6 +186,7 @@ export class OutboundProxy {
     const d = await this.muxFor(address, identity).dial(address.port);
     if (d.handshake) this.cfg.metrics?.handshakeDone('outbound', (performance.now() - conn.record.startedAt) / 1000, d.resumed);
     conn.record.peerIdentity = identity; // chain verified and SAN checked by checkIdentity
+    conn.authenticatedBy = d.tls;
     conn.record.peerSerial = d.presented.serial;
     conn.record.peerIssuerFingerprint = d.presented.issuerFingerprint;
     if (d.multiplexed) {
@@ -204,8 +213,11 @@ export class OutboundProxy {
         timeoutMs: (this.cfg.connectTimeoutMs ?? 5000) + (this.cfg.handshakeTimeoutMs ?? 10_000),
         keepaliveMs: this.cfg.keepaliveMs,
         multiplex: this.cfg.multiplex ?? true,
-        onSessionOpen: () => {
+        onSessionOpen: (tls, h2) => {
           this.cfg.metrics?.outboundSession(1);
+          // GOAWAY on a drain: new streams go to a new session, verified against the new anchors.
+          const unregister = this.cfg.drain?.add({ direction: 'outbound', kind: 'session', tls, drain: () => h2.close(), close: () => h2.destroy() });
+          if (unregister) h2.once('close', unregister);
           this.cfg.logger.info({ event: 'mux_session_opened', direction: 'outbound', upstream: fmt(address), identity }, 'multiplexed session opened');
         },
         onSessionEnd: (why, streams) => {
@@ -241,15 +253,17 @@ export class OutboundProxy {
     // tls.connect passes allowHalfOpen on to the TLSSocket (its types omit it).
     const socket = tlsConnect(options);
     socket.setNoDelay(true);
-    if (resume) socket.on('session', (s: Buffer) => this.sessions.set(key, s));
+    // A ticket that arrives after the certificate or anchors changed belongs to the old ones.
+    const generation = material.generation;
+    if (resume) socket.on('session', (s: Buffer) => generation === this.sessionGeneration && this.sessions.set(key, s));
     return socket;
   }
 }
 
-function refuse(conn: ProxiedConnection, client: Socket, reason: string): void {
+function refuse(conn: ProxiedConnection, client: Socket, reason: string, closeReason = 'refused'): void {
   conn.record.decision = 'deny';
   client.destroy();
-  conn.close('refused', reason);
+  conn.close(closeReason, reason);
 }
 
 /**

@@ -87,3 +87,13 @@ export class TlsState extends EventEmitter {
     this.emit('change', this.material);
   }
 }
+
+/**
+ * Why new mTLS is refused while the workload certificate has expired, or null while it is
+ * valid. Peers would refuse the certificate anyway; refusing first names the cause in the
+ * audit line of this proxy, not only as a handshake error in the peer's.
+ */
+export function expiredReason(cert: Pick<WorkloadCertificate, 'serial' | 'notAfter'>, now = Date.now()): string | null {
+  if (cert.notAfter.getTime() > now) return null;
+  return `the local certificate ${cert.serial} expired at ${cert.notAfter.toISOString()}: new mTLS is refused until it is renewed (Certify is retried every second)`;
+}

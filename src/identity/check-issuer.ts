@@ -45,10 +45,15 @@ export type IssuerErrorCode =
   /** The chain does not reach an anchor: a bad signature, a non-CA link, an expired intermediate or anchor, a path length exceeded. */
   | 'ERR_ISSUER_CHAIN';
 
+/** Which part of the material a refusal is about: the issuer's own files, or the trust bundle. */
+export type IssuerPart = 'issuer' | 'bundle';
+
 export class IssuerError extends Error {
   constructor(
     readonly code: IssuerErrorCode,
     message: string,
+    /** ERR_ISSUER_BUNDLE is always about the bundle; ERR_ISSUER_FILES says which file failed. */
+    readonly part: IssuerPart = code === 'ERR_ISSUER_BUNDLE' ? 'bundle' : 'issuer',
   ) {
     super(message);
     this.name = 'IssuerError';

@@ -20,12 +20,13 @@ import { GrpcServerMetrics } from '../telemetry/grpc-server-metrics.js';
 import { cutText } from '../telemetry/log-scrub.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Counter, type Registry } from '../telemetry/metrics.js';
-import { identityServiceDefinition, toTimestamp, type CertifyRequestMessage, type CertifyResponseMessage } from '../proto/index.js';
+import { identityServiceDefinition, issuerStatusServiceDefinition, toTimestamp, type CertifyRequestMessage, type CertifyResponseMessage } from '../proto/index.js';
 import type { CertificateAuthority, CertifyContext } from './certificate-authority.js';
 import { classify } from './errors.js';
 import { assertHooked, hookHttp2Servers, type GrpcHttp2Server } from './grpc-http2-hook.js';
 import { Http2Limits, type Http2LimitsConfig } from './http2-limits.js';
 import type { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
+import { ISSUER_WATCH_METHOD, type IssuerStatusService } from './issuer-status-service.js';
 
 /** A Certify request is a token (~1–2 KiB) and a CSR (~300 bytes); 16 KiB leaves room for large tokens. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -45,6 +46,8 @@ export type CertifyResult = 'ok' | 'refused' | 'error';
 export interface IdentityServerConfig extends Omit<Http2LimitsConfig, 'registry' | 'logger'> {
   ca: CertificateAuthority;
   credentials: ReloadableServerCredentials;
+  /** Lanyard's issuer status stream, served beside Certify on the same port. */
+  issuerStatus?: IssuerStatusService;
   logger: Logger;
   registry: Registry;
   /** Sessions with no open stream for this long are closed (GOAWAY). Default 5m. */
@@ -68,7 +71,7 @@ export class IdentityServer {
       labelNames: ['result', 'reason'],
       registers: [cfg.registry],
     });
-    this.grpcMetrics = new GrpcServerMetrics(cfg.registry, [CERTIFY_METHOD]);
+    this.grpcMetrics = new GrpcServerMetrics(cfg.registry, cfg.issuerStatus ? [CERTIFY_METHOD, ISSUER_WATCH_METHOD] : [CERTIFY_METHOD]);
     this.limits = new Http2Limits({ ...cfg, registry: cfg.registry, logger: cfg.logger });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
@@ -85,6 +88,7 @@ export class IdentityServer {
     });
     const service = identityServiceDefinition().service;
     this.server.addService(service, { Certify: this.certify.bind(this) });
+    if (cfg.issuerStatus) this.server.addService(issuerStatusServiceDefinition().service, cfg.issuerStatus.handlers());
   }
 
   /** Binds `host:port` (port 0 for any) and returns the bound port. */

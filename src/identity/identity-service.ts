@@ -13,6 +13,7 @@ import { createRegistry, type Registry } from '../telemetry/metrics.js';
 import { CertificateAuthority } from './certificate-authority.js';
 import type { ExtraDnsNames } from './extra-dns-names.js';
 import { IdentityServer } from './identity-server.js';
+import { IssuerStatusService } from './issuer-status-service.js';
 import { IssuerStore } from './issuer-store.js';
 import { ReloadableServerCredentials } from '../serving/reloadable-server-credentials.js';
 import { ServingCertificate } from './serving-certificate.js';
@@ -51,6 +52,14 @@ export interface IdentityServiceConfig {
   requestTimeoutMs?: number;
   /** Connections held at once; more are dropped. Default 10,000. */
   maxConnections?: number;
+  /** Issuer status streams send a heartbeat this often (with the service's clock). Default 30s. */
+  statusHeartbeatMs?: number;
+  /**
+   * Serve `lanyard.identity.v1.IssuerStatus` beside Certify. Default true; false serves
+   * Certify alone, as Linkerd's identity controller does (proxies then fall back to a
+   * periodic Certify: proxy/identity/issuer-watch.ts).
+   */
+  issuerStatusStream?: boolean;
   logger: Logger;
   clock?: () => number;
 }
@@ -68,6 +77,7 @@ export class IdentityService {
   readonly registry: Registry;
   readonly issuers: IssuerStore;
   readonly ca: CertificateAuthority;
+  readonly issuerStatus: IssuerStatusService;
   private readonly credentials: ReloadableServerCredentials;
   private readonly serving: ServingCertificate;
   private readonly server: IdentityServer;
@@ -104,9 +114,19 @@ export class IdentityService {
       logger: cfg.logger,
       clock: cfg.clock,
     });
+    this.issuerStatus = new IssuerStatusService({
+      issuers: this.issuers,
+      logger: cfg.logger,
+      registry: this.registry,
+      skewMs: cfg.skewMs,
+      heartbeatMs: cfg.statusHeartbeatMs,
+      maxStreams: cfg.maxConnections,
+      clock: cfg.clock,
+    });
     this.server = new IdentityServer({
       ca: this.ca,
       credentials: this.credentials,
+      issuerStatus: cfg.issuerStatusStream === false ? undefined : this.issuerStatus,
       logger: cfg.logger,
       registry: this.registry,
       idleTimeoutMs: cfg.idleTimeoutMs,
@@ -158,6 +178,7 @@ export class IdentityService {
     await this.cfg.validator.start?.();
     await this.issuers.start();
     await this.serving.start();
+    this.issuerStatus.start();
   }
 
   private listen(): Promise<number> {
@@ -165,6 +186,7 @@ export class IdentityService {
   }
 
   async stop(): Promise<void> {
+    this.issuerStatus.stop();
     this.serving.stop();
     this.issuers.stop();
     await Promise.all([this.server.close(), this.admin.close()]);

@@ -56,13 +56,22 @@ export class IssuerFiles {
     }
   }
 
+  /** The bundle's text; an unreadable or missing bundle is an ERR_ISSUER_FILES about the bundle. */
   private async readBundle(issuerDir: string): Promise<string> {
+    try {
+      return await this.readBundleFile(issuerDir);
+    } catch (e) {
+      throw e instanceof IssuerError ? e : new IssuerError('ERR_ISSUER_FILES', `trust bundle: ${(e as Error).message}`, 'bundle');
+    }
+  }
+
+  private async readBundleFile(issuerDir: string): Promise<string> {
     const where = this.cfg.trustAnchors;
     const dir = where ? await stat(where).then((s) => (s.isDirectory() ? where : null)) : issuerDir;
     if (!dir) return readFile(where!, 'utf8');
     const resolved = dir === issuerDir ? issuerDir : await resolveAtomicDir(dir);
     const name = await firstExisting(resolved, BUNDLES);
-    if (!name) throw new IssuerError('ERR_ISSUER_FILES', `no trust bundle in ${dir} (looked for ${BUNDLES.join(', ')})`);
+    if (!name) throw new IssuerError('ERR_ISSUER_FILES', `no trust bundle in ${dir} (looked for ${BUNDLES.join(', ')})`, 'bundle');
     return readFile(join(resolved, name), 'utf8');
   }
 }

@@ -8,8 +8,8 @@
  *                     google.protobuf.Timestamp valid_until = 3; }
  *   Timestamp       { int64 seconds = 1; int32 nanos = 2; }
  */
-import type { CertifyRequestMessage, CertifyResponseMessage, Timestamp } from './messages.js';
-import { fields, lengthDelimited, LEN, varint, VARINT } from './wire.js';
+import type { CertifyRequestMessage, CertifyResponseMessage } from './messages.js';
+import { decodeTimestamp, encodeTimestamp, fields, lengthDelimited, LEN } from './wire.js';
 
 export { ProtobufError } from './wire.js';
 
@@ -33,24 +33,11 @@ export function decodeCertifyResponse(buf: Buffer): CertifyResponseMessage {
   return out;
 }
 
-function decodeTimestamp(buf: Buffer): Timestamp {
-  const t: Timestamp = { seconds: 0, nanos: 0 };
-  for (const f of fields(buf)) {
-    if (f.wire !== VARINT) continue;
-    if (f.field === 1) t.seconds = f.value as number;
-    else if (f.field === 2) t.nanos = f.value as number;
-  }
-  return t;
-}
-
 /** Test helper and server-side symmetry: encodes a CertifyResponse. */
 export function encodeCertifyResponse(m: CertifyResponseMessage): Buffer {
   const parts: Buffer[] = [];
   if (m.leaf_certificate?.length) parts.push(...lengthDelimited(1, m.leaf_certificate));
   for (const c of m.intermediate_certificates) parts.push(...lengthDelimited(2, c));
-  if (m.valid_until) {
-    const ts = Buffer.from([...(m.valid_until.seconds ? [(1 << 3) | VARINT, ...varint(m.valid_until.seconds)] : []), ...(m.valid_until.nanos ? [(2 << 3) | VARINT, ...varint(m.valid_until.nanos)] : [])]);
-    parts.push(...lengthDelimited(3, ts));
-  }
+  if (m.valid_until) parts.push(...lengthDelimited(3, encodeTimestamp(m.valid_until)));
   return Buffer.concat(parts);
 }

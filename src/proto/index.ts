@@ -52,3 +52,16 @@ export function discoveryServiceDefinition(): grpc.ServiceClientConstructor {
   }
   return discoveryService;
 }
+
+let issuerStatusService: grpc.ServiceClientConstructor | null = null;
+
+/** `lanyard.identity.v1.IssuerStatus`, loaded once. */
+export function issuerStatusServiceDefinition(): grpc.ServiceClientConstructor {
+  if (!issuerStatusService) {
+    const pkg = loadProto('lanyard/identity/v1/issuer.proto') as unknown as {
+      lanyard: { identity: { v1: { IssuerStatus: grpc.ServiceClientConstructor } } };
+    };
+    issuerStatusService = pkg.lanyard.identity.v1.IssuerStatus;
+  }
+  return issuerStatusService;
+}

@@ -59,3 +59,18 @@ export function* fields(buf: Buffer): Generator<{ field: number; wire: number; v
   }
 }
 
+
+/** google.protobuf.Timestamp { int64 seconds = 1; int32 nanos = 2; } (times after 1970 only). */
+export function encodeTimestamp(t: { seconds: number; nanos: number }): Buffer {
+  return Buffer.from([...(t.seconds ? [(1 << 3) | VARINT, ...varint(t.seconds)] : []), ...(t.nanos ? [(2 << 3) | VARINT, ...varint(t.nanos)] : [])]);
+}
+
+export function decodeTimestamp(buf: Buffer): { seconds: number; nanos: number } {
+  const t = { seconds: 0, nanos: 0 };
+  for (const f of fields(buf)) {
+    if (f.wire !== VARINT) continue;
+    if (f.field === 1) t.seconds = f.value as number;
+    else if (f.field === 2) t.nanos = f.value as number;
+  }
+  return t;
+}

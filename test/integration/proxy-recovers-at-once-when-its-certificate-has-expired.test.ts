@@ -3,12 +3,14 @@
  * Then: `/ready` is 503 and says why (and `lanyard_proxy_ready` is 0); the multiplexed session made with the expired
  * certificates is closed (no new stream rides on it); refresh attempts after expiry are
  * never further apart than the first backoff step (1 s), instead of the next step of the
- * exponential backoff; and once the identity service is back on its address, both proxies
+ * exponential backoff; new mTLS is refused, in and out, with the cause in the audit line
+ * (`local-cert-expired`); and once the identity service is back on its address, both proxies
  * are re-certified, ready, and carrying mTLS on a new session.
  */
+import { connect as tlsConnect } from 'node:tls';
 import { IdentityService } from '../../src/identity/identity-service.js';
 import { LogSink } from '../support/log-sink.js';
-import { Mesh, freePort, httpGet, metric, nthLog, waitUntil, type ProxyProcess } from '../support/mesh-harness.js';
+import { Mesh, freePort, httpGet, identityOf, metric, nthLog, waitUntil, type ProxyProcess } from '../support/mesh-harness.js';
 
 let mesh: Mesh;
 let api: ProxyProcess;
@@ -32,11 +34,12 @@ const ready = async (p: ProxyProcess) => {
 
 test('expired: not ready, its session closed, retried every second; back at once when the identity service is', async () => {
   await mesh.identity.service.stop();
-  // Once both have failed a refresh, no certificate is installed any more: the session the
-  // next request uses is made with the certificates that will expire.
-  await Promise.all([api, web].map((p) => p.waitForLog({ event: 'identity_refresh_failed' }, 15_000)));
+  // With the service gone no certificate is installed any more: the session the next request
+  // uses is made with the certificates that will expire. (Made at once: leaves of 5 s, cut to
+  // the second, can expire within 4 s, before a slow proxy's first refresh has even failed.)
   const installed = api.where({ event: 'identity_refreshed' }).length;
   expect((await httpGet(web.outbound[0], '/before')).status).toBe(200);
+  await Promise.all([api, web].map((p) => p.waitForLog({ event: 'identity_refresh_failed' }, 15_000)));
 
   await waitUntil(async () => (await ready(api)).status === 503, 'api not ready once its certificate expired', 15_000);
   expect((await ready(api)).body).toMatch(/^not ready: certificate [0-9A-F]+ expired at \d{4}-\d\d-\d\dT[\d:.]+Z \(Certify failed: UNAVAILABLE/);
@@ -46,6 +49,19 @@ test('expired: not ready, its session closed, retried every second; back at once
   expect(['expired', 'peer-left']).toContain(session.close_reason);
   const ends = [session.close_reason, ...web.where({ event: 'mux_session_closed' }).map((l) => l.reason)];
   expect(ends).toContain('expired');
+
+  // New mTLS while expired: refused by this proxy first, saying why, outbound and inbound.
+  await waitUntil(async () => (await ready(web)).status === 503, 'web not ready once its certificate expired', 15_000);
+  await httpGet(web.outbound[0], '/while-expired').catch(() => undefined);
+  const out = await web.waitForLog({ event: 'connection', direction: 'outbound', close_reason: 'local-cert-expired' });
+  expect(out).toMatchObject({ decision: 'deny', expected_identity: identityOf('default', 'api') });
+  expect(String(out.reason)).toMatch(/^the local certificate [0-9A-F]+ expired at [\d-]+T[\d:.]+Z: new mTLS is refused until it is renewed/);
+  await new Promise<void>((resolve) => {
+    const c = tlsConnect({ host: '127.0.0.1', port: api.inbound, servername: identityOf('default', 'api'), rejectUnauthorized: false });
+    c.on('error', () => undefined).once('close', () => resolve());
+  });
+  const inbound = await api.waitForLog({ event: 'connection', direction: 'inbound', close_reason: 'local-cert-expired' });
+  expect(inbound).toMatchObject({ decision: 'deny', rule: 'tls', tls: true });
 
   // After expiry the retries come at most a first backoff step apart.
   await nthLog(api, { event: 'identity_refresh_failed', expired: true }, 3, 15_000);

@@ -21,6 +21,8 @@ export interface TestPkiOptions {
   anchorCn?: string;
   issuerCn?: string;
   issuerDays?: number;
+  /** The issuer's lifetime in milliseconds (wins over issuerDays): an issuer that expires during a test. */
+  issuerValidityMs?: number;
   anchorDays?: number;
   curve?: Curve;
   notBefore?: Date;
@@ -37,6 +39,7 @@ export async function createTestPki(opts: TestPkiOptions = {}): Promise<TestPki>
     caCertPem: anchor.certPem,
     caKeyPem: anchor.keyPem,
     validityDays: opts.issuerDays ?? 7,
+    validityMs: opts.issuerValidityMs,
     curve: opts.curve,
     notBefore: opts.notBefore,
   });

@@ -1,7 +1,8 @@
 /**
- * The issuer store refuses bad issuers, keeps the last good one, and counts both.
+ * The issuer store refuses bad issuers and bundles, keeps the last good pair, and counts
+ * each as the part it is about (issuer reloads, trust bundle reloads).
  */
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { encodePem } from '../../../src/pki/pem.js';
 import { createAnchor, createIssuer } from '../../../certs/ca.js';
 import { createTestPki, writeIssuerDir, type TestPki } from '../../support/test-ca.js';
 import { LogSink } from '../../support/log-sink.js';
+import { until } from '../../support/until.js';
 
 let good: TestPki;
 let dirs: string[] = [];
@@ -30,8 +32,8 @@ function tempDir(): string {
   return d;
 }
 
-async function reloadCount(registry: ReturnType<typeof createRegistry>, result: string): Promise<number> {
-  const m = await registry.getSingleMetric('lanyard_identity_issuer_reloads_total')!.get();
+async function reloadCount(registry: ReturnType<typeof createRegistry>, result: string, part: 'issuer' | 'bundle' = 'issuer'): Promise<number> {
+  const m = await registry.getSingleMetric(part === 'issuer' ? 'lanyard_identity_issuer_reloads_total' : 'lanyard_identity_trust_bundle_reloads_total')!.get();
   return m.values.find((v) => v.labels.result === result)?.value ?? 0;
 }
 
@@ -39,7 +41,13 @@ interface BadCase {
   name: string;
   write: (dir: string) => Promise<void>;
   reason: RegExp;
+  /** What the refusal is about (default the issuer); bundle refusals are logged as trust_bundle_rejected. */
+  part?: 'issuer' | 'bundle';
+  /** `error` when the files cannot be read. Default refused. */
+  result?: 'refused' | 'error';
 }
+
+const rejectedEvent = (c: BadCase) => (c.part === 'bundle' ? 'trust_bundle_rejected' : 'issuer_rejected');
 
 const badCases: BadCase[] = [
   {
@@ -97,6 +105,17 @@ const badCases: BadCase[] = [
       writeFileSync(join(dir, 'ca.crt'), '');
     },
     reason: /no PEM CERTIFICATE/,
+    part: 'bundle',
+  },
+  {
+    name: 'fail/bundle-missing',
+    write: async (dir) => {
+      writeIssuerDir(dir, good);
+      rmSync(join(dir, 'ca.crt'));
+    },
+    reason: /no trust bundle in/,
+    part: 'bundle',
+    result: 'error',
   },
 ];
 
@@ -111,9 +130,9 @@ describe('IssuerStore refuses a bad issuer at start', () => {
     try {
       expect(store.current()).toBeNull();
       expect(store.unavailableReason()).toMatch(c.reason);
-      expect(logs.where({ event: 'issuer_rejected' })).toHaveLength(1);
-      expect(String(logs.where({ event: 'issuer_rejected' })[0].reason)).toMatch(c.reason);
-      expect(await reloadCount(registry, 'refused')).toBe(1);
+      expect(logs.where({ event: rejectedEvent(c) })).toHaveLength(1);
+      expect(String(logs.where({ event: rejectedEvent(c) })[0].reason)).toMatch(c.reason);
+      expect(await reloadCount(registry, c.result ?? 'refused', c.part)).toBe(1);
     } finally {
       store.stop();
     }
@@ -135,10 +154,12 @@ describe('IssuerStore keeps the last good issuer', () => {
       await store.reload();
       expect(store.current()).toBe(first);
       expect(await reloadCount(registry, 'ok')).toBe(1);
-      expect(await reloadCount(registry, 'refused')).toBe(1);
+      expect(await reloadCount(registry, 'ok', 'bundle')).toBe(1);
+      expect(await reloadCount(registry, c.result ?? 'refused', c.part)).toBe(1);
+      expect(logs.where({ event: rejectedEvent(c) })).toHaveLength(1);
       // The same bad files again are not re-reported.
       await store.reload();
-      expect(await reloadCount(registry, 'refused')).toBe(1);
+      expect(await reloadCount(registry, c.result ?? 'refused', c.part)).toBe(1);
     } finally {
       store.stop();
     }
@@ -178,6 +199,62 @@ test('ok/crt.pem + key.pem layout and a separate trust-anchor file', async () =>
   try {
     expect(store.current()?.bundle.anchors).toHaveLength(2);
     expect(store.current()?.chain).toHaveLength(1);
+  } finally {
+    store.stop();
+  }
+});
+
+test('ok/a bundle that adds an anchor is a bundle reload, not an issuer reload; one that drops the issuer\'s anchor is refused', async () => {
+  const dir = tempDir();
+  writeIssuerDir(dir, good);
+  const logs = new LogSink();
+  const registry = createRegistry();
+  const store = new IssuerStore({ issuerDir: dir, logger: logs.logger(), registry, pollIntervalMs: 60_000 });
+  const changes: string[] = [];
+  await store.start();
+  store.onChange((i) => changes.push(i.fingerprint));
+  try {
+    const first = store.bundleFingerprint();
+    const other = await createAnchor({ commonName: 'next-root' });
+    writeFileSync(join(dir, 'ca.crt'), good.anchor.certPem + other.certPem);
+    await store.reload();
+    expect(store.current()?.bundle.anchors).toHaveLength(2);
+    expect(store.bundleFingerprint()).not.toBe(first);
+    expect(await reloadCount(registry, 'ok')).toBe(1);
+    expect(await reloadCount(registry, 'ok', 'bundle')).toBe(2);
+    expect(logs.where({ event: 'trust_bundle_loaded', msg: 'trust bundle reloaded' })[0]).toMatchObject({ added: [new X509Certificate(other.certPem).fingerprint256], removed: [] });
+    expect(logs.where({ event: 'issuer_loaded' })).toHaveLength(1);
+    expect(changes).toEqual([good.issuerCert.fingerprint256]); // the serving certificate and status streams hear of it
+
+    // Only the new anchor: the issuer in force does not chain to it. Refused as a bundle, both kept.
+    writeFileSync(join(dir, 'ca.crt'), other.certPem);
+    await store.reload();
+    expect(store.current()?.bundle.anchors).toHaveLength(2);
+    expect(await reloadCount(registry, 'refused', 'bundle')).toBe(1);
+    expect(await reloadCount(registry, 'refused')).toBe(0);
+    expect(logs.where({ event: 'trust_bundle_rejected' })[0]).toMatchObject({ code: 'ERR_ISSUER_CHAIN' });
+  } finally {
+    store.stop();
+  }
+});
+
+test('ok/the issuer reaching its NotAfter is logged once and told to listeners', async () => {
+  const dir = tempDir();
+  const short = await createTestPki({ anchor: good.anchor, issuerValidityMs: 2500 });
+  writeIssuerDir(dir, short);
+  const logs = new LogSink();
+  const store = new IssuerStore({ issuerDir: dir, logger: logs.logger(), pollIntervalMs: 60_000 });
+  const expired: string[] = [];
+  store.onExpiry((i) => expired.push(i.fingerprint));
+  await store.start();
+  try {
+    expect(store.current()).not.toBeNull();
+    await until(() => expired.length > 0, 'the expiry listener', 6000);
+    expect(expired).toEqual([short.issuerCert.fingerprint256]);
+    expect(store.current()).toBeNull();
+    expect(store.unavailableReason()).toMatch(/expired at/);
+    expect(logs.where({ event: 'issuer_expired' })).toHaveLength(1);
+    expect(store.loadedIssuer()?.fingerprint).toBe(short.issuerCert.fingerprint256);
   } finally {
     store.stop();
   }
