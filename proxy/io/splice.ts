@@ -94,7 +94,11 @@ function pump(from: Duplex, to: Duplex, limit: number): void {
   // A socket handed over paused (pauseOnConnect, protocol detection) stays paused when a
   // 'data' listener is added: start it.
   from.resume();
-  from.once('end', () => {
+  const finish = () => {
     if (!to.destroyed && !to.writableEnded) to.end();
-  });
+  };
+  // A side whose FIN came during protocol detection has already emitted 'end' (its bytes are
+  // replayed by the caller): pass the FIN on now, as stream.pipe() does, or it is never sent.
+  if (from.readableEnded) finish();
+  else from.once('end', finish);
 }

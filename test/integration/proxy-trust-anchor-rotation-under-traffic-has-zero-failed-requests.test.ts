@@ -50,6 +50,8 @@ test.each([
     await traffic.stop();
 
     expect(traffic.failures).toEqual([]);
+    if (traffic.retried.length) console.log(`requests sent again after a kept connection closed: ${traffic.retried.join('; ')}`);
+    expect(traffic.retried.length).toBeLessThanOrEqual(traffic.keptLoops);
     for (const p of proxies) {
       const report = await identityOfProxy(p);
       expect(report.chains_to).toEqual([newFp]);

@@ -69,6 +69,16 @@ export interface Traffic {
   ok(): number;
   /** Every request that did not get a 200, with why. */
   failures: string[];
+  /**
+   * Requests sent again, once, because the kept-alive connection they went out on was closed
+   * before any byte of an answer came back (RFC 9112 §9.3.1; Node's `request.reusedSocket`
+   * documentation shows the same retry). Any server or proxy that closes idle keep-alive
+   * connections meets this race, and curl, Go and browsers retry such requests; a drain
+   * closes each kept connection once, so at most one per keep-alive loop and drain.
+   */
+  retried: string[];
+  /** How many loops use one keep-alive connection each. */
+  keptLoops: number;
   /** Ends the loops and resolves once every request in flight has settled. */
   stop(): Promise<void>;
 }
@@ -81,11 +91,12 @@ export function startTraffic(port: number, loops = 4): Traffic {
   let ok = 0;
   let stopped = false;
   const failures: string[] = [];
+  const retried: string[] = [];
   const agents: Agent[] = [];
   const loop = async (agent: Agent | false, label: string) => {
     for (let i = 0; !stopped; i++) {
       try {
-        const status = await get(port, agent, `/${label}/${i}`);
+        const status = await getRetryingAClosedKeptConnection(port, agent, `/${label}/${i}`, (why) => retried.push(`${label} ${i} at ${new Date().toISOString()}: ${why}`));
         if (status === 200) ok++;
         else failures.push(`${label} ${i} at ${new Date().toISOString()}: HTTP ${status}`);
       } catch (e) {
@@ -103,6 +114,8 @@ export function startTraffic(port: number, loops = 4): Traffic {
   return {
     ok: () => ok,
     failures,
+    retried,
+    keptLoops: Math.ceil(loops / 2),
     async stop() {
       stopped = true;
       await Promise.all(running);
@@ -111,14 +124,28 @@ export function startTraffic(port: number, loops = 4): Traffic {
   };
 }
 
+/** A GET, sent once more when it went out on a reused connection that closed before any answer (see Traffic.retried). */
+async function getRetryingAClosedKeptConnection(port: number, agent: Agent | false, path: string, onRetry: (why: string) => void): Promise<number> {
+  try {
+    return await get(port, agent, path);
+  } catch (e) {
+    const err = e as Error & { reusedSocket?: boolean; answered?: boolean; code?: string };
+    if (!err.reusedSocket || err.answered || (err.code !== 'ECONNRESET' && err.code !== 'EPIPE')) throw e;
+    onRetry(err.message);
+    return get(port, agent, path);
+  }
+}
+
 function get(port: number, agent: Agent | false, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = request({ host: '127.0.0.1', port, path, agent, timeout: 5000 }, (res) => {
+      answered = true;
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
+    req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket, answered })));
     req.end();
   });
 }

@@ -182,3 +182,31 @@ test('error/a reset on one side destroys the other', async () => {
   s1.close();
   s2.close();
 });
+
+test('ok/a side that sent FIN before the splice began (during protocol detection) has its FIN passed on', async () => {
+  const [client, proxyIn, s1] = await socketPair();
+  const [proxyOut, server, s2] = await socketPair();
+  // What detection does: read the client's bytes and its FIN, then hand the socket over paused.
+  const early: Buffer[] = [];
+  proxyIn.on('data', (c: Buffer) => early.push(c));
+  client.end('sent before the splice');
+  await once(proxyIn, 'end');
+  proxyIn.removeAllListeners('data');
+  proxyIn.pause();
+  expect(proxyIn.readableEnded).toBe(true);
+
+  const received: Buffer[] = [];
+  server.on('data', (c: Buffer) => received.push(c));
+  proxyOut.write(Buffer.concat(early)); // the caller's replay, before a byte moves
+  const done = splice(proxyIn, proxyOut, { idleTimeoutMs: 0 });
+  await once(server, 'end');
+  expect(Buffer.concat(received).toString()).toBe('sent before the splice');
+  server.end('answered after EOF');
+  const reply: Buffer[] = [];
+  client.on('data', (c: Buffer) => reply.push(c));
+  await once(client, 'end');
+  expect(Buffer.concat(reply).toString()).toBe('answered after EOF');
+  expect((await done).reason).toBe('eof');
+  s1.close();
+  s2.close();
+});
