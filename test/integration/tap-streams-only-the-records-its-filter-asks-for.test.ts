@@ -65,7 +65,9 @@ test('each tap gets what its filter asks for, and only that', async () => {
   expect(text.stdout().trim()).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} deny   inbound  127\\.0\\.0\\.1:\\d+ → api\\.default :${app.port} port:${app.port}/no-match \\(policy-deny\\) rx 0 tx 0$`));
 
   await waitUntil(async () => (await metric(api.admin, 'lanyard_proxy_audit_subscribers')) === 0, 'the taps unsubscribed');
-});
+  // Three CLI processes start, each bounded by its own wait above; on a loaded 2-core CI
+  // machine their start-up alone took most of jest's default 30 s.
+}, 90_000);
 
 test('a bad filter is refused by the proxy with what was wrong', async () => {
   const res = await fetch(`http://127.0.0.1:${api.admin}/audit?decision=maybe`);
