@@ -24,6 +24,16 @@ async function socketPair(): Promise<[Socket, Socket, Server]> {
   return [client, peer, server];
 }
 
+/** The server answers after the client's FIN: the reply still reaches the client, then the splice ends at EOF. */
+async function expectReplyAfterEof(client: Socket, server: Socket, done: Promise<{ reason: string }>): Promise<void> {
+  const reply: Buffer[] = [];
+  client.on('data', (c: Buffer) => reply.push(c));
+  server.end('the reply, written after EOF');
+  await once(client, 'end');
+  expect(Buffer.concat(reply).toString()).toBe('the reply, written after EOF');
+  expect((await done).reason).toBe('eof');
+}
+
 /**
  * A writable end whose writes complete only when the test says so: what a slow HTTP/2
  * stream or a full socket looks like to the pump. Reads are what the test pushes.
@@ -156,13 +166,7 @@ test('ok/half-close: a FIN from one side ends that direction only; the other kee
   await once(server, 'end');
   expect(Buffer.concat(request).toString()).toBe('the whole request');
 
-  // The server answers after the client's FIN: the reply still reaches the client.
-  const reply: Buffer[] = [];
-  client.on('data', (c: Buffer) => reply.push(c));
-  server.end('the reply, written after EOF');
-  await once(client, 'end');
-  expect(Buffer.concat(reply).toString()).toBe('the reply, written after EOF');
-  expect((await done).reason).toBe('eof');
+  await expectReplyAfterEof(client, server, done);
   s1.close();
   s2.close();
 });
@@ -201,12 +205,7 @@ test('ok/a side that sent FIN before the splice began (during protocol detection
   const done = splice(proxyIn, proxyOut, { idleTimeoutMs: 0 });
   await once(server, 'end');
   expect(Buffer.concat(received).toString()).toBe('sent before the splice');
-  server.end('answered after EOF');
-  const reply: Buffer[] = [];
-  client.on('data', (c: Buffer) => reply.push(c));
-  await once(client, 'end');
-  expect(Buffer.concat(reply).toString()).toBe('answered after EOF');
-  expect((await done).reason).toBe('eof');
+  await expectReplyAfterEof(client, server, done);
   s1.close();
   s2.close();
 });
