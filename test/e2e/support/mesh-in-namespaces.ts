@@ -97,11 +97,17 @@ export class NamespaceMesh {
     chmodSync(this.dir, 0o755); // the proxies run as UID 2102 and read tokens and anchors here
   }
 
-  async startControlPlane(): Promise<void> {
+  /** `leafLifetimeMs`: below the CLI's 10-second floor, the identity service runs from short-leaf-identity-runner. */
+  async startControlPlane(o: { leafLifetimeMs?: number } = {}): Promise<void> {
     this.topo.create();
     this.ctl = this.topo.pod('ctl', 2);
     const pki = join(this.dir, 'pki');
-    const id = this.topo.spawn(this.ctl.netns, [process.execPath, CLI, 'identity', '--issuer-dir', pki, '--addr', `${this.ctl.ip}:8080`, '--admin-addr', '127.0.0.1:9990']);
+    const id = this.topo.spawn(
+      this.ctl.netns,
+      o.leafLifetimeMs === undefined
+        ? [process.execPath, CLI, 'identity', '--issuer-dir', pki, '--addr', `${this.ctl.ip}:8080`, '--admin-addr', '127.0.0.1:9990']
+        : [process.execPath, CLI.replace(/src\/cli\/main\.js$/, 'test/e2e/support/short-leaf-identity-runner.js'), pki, `${this.ctl.ip}:8080`, '127.0.0.1:9990', String(o.leafLifetimeMs)],
+    );
     this.identity = new LogStream('identity', id);
     await this.identity.waitFor({ msg: 'identity service listening' });
     copyFileSync(join(pki, 'ca.crt'), join(this.dir, 'ca.crt'));
