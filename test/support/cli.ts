@@ -31,6 +31,8 @@ export interface RunningCli {
   /** Resolves when `pattern` appears on stdout or stderr. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** The exit status, also when the process ended before this was asked. */
+  exited(): Promise<number | null>;
 }
 
 export function startLanyard(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
@@ -68,6 +70,7 @@ export function startLanyard(args: string[], env: NodeJS.ProcessEnv = {}): Runni
         void exited.then((code) => reject(new Error(`exited with ${code} before ${re}; stdout:\n${out}\nstderr:\n${err}`)));
       });
     },
+    exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
