@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lanyard } from '../support/cli.js';
+import { requires } from '../support/requires.js';
 
 let dir: string;
 let bashScript: string;
@@ -84,9 +85,7 @@ test('a <file> value completes paths; after it, options complete again', () => {
   expect(complete('certify', '--force', '--ou')).toEqual(['--out-dir', '--output']);
 });
 
-const ZSH = spawnSync('sh', ['-c', 'command -v zsh']).status === 0;
-const zshTest = ZSH || process.env.CI === 'true' ? test : test.skip;
-if (!ZSH) console.warn(`zsh completion: not run: zsh is not installed${process.env.CI === 'true' ? ' (CI=true: failing instead)' : ''}`);
+const zshTest = requires('zsh').test;
 
 /** What the zsh function offers for the words typed so far. */
 function completeZsh(...words: string[]): string[] {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDevPki } from '../../certs/dev-pki.js';
 import { CLI, lanyard, ROOT, startLanyard } from '../support/cli.js';
+import { requires } from '../support/requires.js';
 
 let dir: string;
 const f = (name: string) => join(dir, name);
@@ -94,11 +95,8 @@ test('certify: identity, serial, validity and the files written; not the token',
   }
 }, 90_000);
 
-const onPath = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const root = process.getuid?.() === 0;
-const missing = ['iptables', ...(root ? ['setpriv'] : [])].filter((t) => !onPath(t));
-const dryRunTest = missing.length === 0 || process.env.CI === 'true' ? test : test.skip;
-if (missing.length) console.warn(`proxy-init -o json: not run: ${missing.join(', ')} not found${process.env.CI === 'true' ? ' (CI=true: failing instead)' : ''}`);
+const dryRunTest = requires('iptables', ...(root ? ['setpriv'] : [])).test;
 
 dryRunTest('proxy-init --dry-run: the rules, per address family', () => {
   // Without CAP_NET_ADMIN a dry run shows what a first run in a fresh pod does, whatever

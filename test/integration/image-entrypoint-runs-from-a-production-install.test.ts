@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../support/cli.js';
+import { requirements, strictEnvironment } from '../support/requires.js';
 
 const DOCKERFILE = join(ROOT, 'src', 'install', 'Dockerfile');
 
@@ -90,10 +91,7 @@ function registryProblem(): string | null {
   if (r.status === 0) return null;
   return `the npm registry cannot be reached (npm ping: ${(r.stderr || r.error?.message || 'timed out').trim().split('\n').pop()})`;
 }
-const problem = registryProblem();
-if (problem && process.env.CI === 'true') throw new Error(`${problem}; under CI=true this test must run`);
-if (problem) console.warn(`skipping the production-install cases: ${problem}`);
-const online = problem ? describe.skip : describe;
+const online = requirements(registryProblem(), strictEnvironment()).describe;
 
 online('the runtime stage from a production-only install', () => {
   let app: string;

@@ -6,6 +6,7 @@
 import { loadNative, nativeStatus } from '../../../proxy/native/index.js';
 import { MemoryRelief } from '../../../proxy/io/memory-relief.js';
 import { LogSink } from '../../support/log-sink.js';
+import { requirements, strictEnvironment } from '../../support/requires.js';
 
 function relief(closed: { n: number }) {
   const trims: number[] = [];
@@ -47,13 +48,8 @@ test('ok/a burst: three trims on the next ticks, then none until the next burst'
 
 const native = loadNative();
 const cannot = native?.mallocTrim ? null : nativeStatus().reason ?? 'the addon was built before mallocTrim existed; run npm run build';
-if (cannot && !process.env.CI) {
-  test.skip(`the addon's mallocTrim runs (skipped: ${cannot})`, () => undefined);
-} else {
-  test("ok/the addon's mallocTrim runs", () => {
-    if (cannot) throw new Error(`cannot run under CI: ${cannot}`);
-    const junk = Array.from({ length: 2000 }, () => Buffer.allocUnsafeSlow(64 * 1024).fill(1));
-    junk.length = 0;
-    expect(typeof native!.mallocTrim!()).toBe('boolean');
-  });
-}
+requirements(cannot, strictEnvironment()).test("ok/the addon's mallocTrim runs", () => {
+  const junk = Array.from({ length: 2000 }, () => Buffer.allocUnsafeSlow(64 * 1024).fill(1));
+  junk.length = 0;
+  expect(typeof native!.mallocTrim!()).toBe('boolean');
+});
