@@ -34,14 +34,9 @@ async function expectReplyAfterEof(client: Socket, server: Socket, done: Promise
   expect((await done).reason).toBe('eof');
 }
 
-/**
- * A writable end whose writes complete only when the test says so: what a slow HTTP/2
- * stream or a full socket looks like to the pump. Reads are what the test pushes.
- */
-class HeldWriter extends Duplex {
-  readonly held: Array<{ chunk: Buffer; done: () => void }> = [];
+/** An in-memory splice end: reads are what the test pushes; subclasses decide when writes complete. */
+abstract class TestEnd extends Duplex {
   readonly written: Buffer[] = [];
-  ended = false;
   constructor() {
     super({ allowHalfOpen: true });
   }
@@ -49,6 +44,15 @@ class HeldWriter extends Duplex {
     return this;
   }
   override _read(): void {}
+}
+
+/**
+ * A writable end whose writes complete only when the test says so: what a slow HTTP/2
+ * stream or a full socket looks like to the pump. Reads are what the test pushes.
+ */
+class HeldWriter extends TestEnd {
+  readonly held: Array<{ chunk: Buffer; done: () => void }> = [];
+  ended = false;
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
     this.held.push({ chunk, done });
   }
@@ -67,15 +71,7 @@ class HeldWriter extends Duplex {
 }
 
 /** A readable end the test pushes into; records what the pump writes back to it. */
-class Source extends Duplex {
-  readonly written: Buffer[] = [];
-  constructor() {
-    super({ allowHalfOpen: true });
-  }
-  setTimeout(): this {
-    return this;
-  }
-  override _read(): void {}
+class Source extends TestEnd {
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
     this.written.push(chunk);
     done();
