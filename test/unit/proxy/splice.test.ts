@@ -102,6 +102,7 @@ test('ok/the reader keeps flowing past the writer high-water mark, pauses at the
   dst.release(); // the writer drains: the pump resumes and the fifth chunk goes through
   await new Promise(setImmediate);
   expect(src.isPaused()).toBe(false);
+  await new Promise(setImmediate); // the turn's writes leave together (corked until then)
   dst.release();
   expect(Buffer.concat(dst.written).length).toBe(5 * 64 * KiB);
 
@@ -150,6 +151,60 @@ test('ok/a slow real reader holds the writer back: at most the limit waits in th
   expect((await done).reason).toBe('eof');
   s1.close();
   s2.close();
+});
+
+test('ok/a streaming direction: chunks read in one turn of the event loop reach the writer in one write', async () => {
+  const src = new Source();
+  const writes: number[][] = [];
+  const dst = new (class extends HeldWriter {
+    override _writev(chunks: Array<{ chunk: Buffer }>, done: () => void): void {
+      writes.push(chunks.map((c) => c.chunk.length));
+      done();
+    }
+    override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+      writes.push([chunk.length]);
+      done();
+    }
+  })();
+  const done = splice(src, dst, { idleTimeoutMs: 0 });
+  await new Promise(setImmediate); // flowing now
+  src.push(Buffer.alloc(16_384));
+  src.push(Buffer.alloc(35));
+  src.push(Buffer.alloc(16_384));
+  await new Promise(setImmediate);
+  expect(writes).toEqual([[16_384, 35, 16_384]]);
+  src.push(Buffer.alloc(10));
+  await new Promise(setImmediate);
+  expect(writes).toEqual([[16_384, 35, 16_384], [10]]);
+  src.destroy();
+  await done;
+});
+
+test('ok/a small exchange is not held for the turn: it leaves when the callback that read it is done', async () => {
+  const src = new Source();
+  const writes: number[][] = [];
+  const dst = new (class extends HeldWriter {
+    override _writev(chunks: Array<{ chunk: Buffer }>, done: () => void): void {
+      writes.push(chunks.map((c) => c.chunk.length));
+      done();
+    }
+    override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+      writes.push([chunk.length]);
+      done();
+    }
+  })();
+  const done = splice(src, dst, { idleTimeoutMs: 0 });
+  await new Promise(setImmediate); // flowing now
+  let beforeTurnEnds: number[][] = [];
+  setImmediate(() => (beforeTurnEnds = writes.map((w) => [...w])));
+  src.push(Buffer.alloc(300)); // a request and its tail, read in one callback
+  src.push(Buffer.alloc(20));
+  await new Promise(process.nextTick);
+  expect(writes).toEqual([[300, 20]]);
+  await new Promise(setImmediate);
+  expect(beforeTurnEnds).toEqual([[300, 20]]);
+  src.destroy();
+  await done;
 });
 
 test('ok/half-close: a FIN from one side ends that direction only; the other keeps flowing', async () => {
