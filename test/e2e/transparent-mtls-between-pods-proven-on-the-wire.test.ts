@@ -140,11 +140,14 @@ e2e('(6) inbound goes to the pod address: a port B bound to 127.0.0.1 is unreach
 
 e2e('(7) a blackholed path from A to B: the mux session is dropped by keepalive, replaced when the path is back', async () => {
   expect(curl(a, `http://${b.ip}:8080/before-blackhole`)).toEqual({ code: 0, body: 'b: GET /before-blackhole\n' });
-  const closedBefore = a.proxy!.lines.filter((l) => l.event === 'mux_session_closed' && l.reason === 'keepalive-timeout').length;
+  // Sessions are kept per upstream: the one to B's port 8080 is the one this path uses (scenario
+  // 6 may have left another, to 9099, whose keepalive can fire first).
+  const dropped = (l: Record<string, unknown>) => l.event === 'mux_session_closed' && l.reason === 'keepalive-timeout' && l.upstream === `${b.ip}:8080`;
+  const closedBefore = a.proxy!.lines.filter(dropped).length;
   const rules = [['INPUT', '-s'], ['OUTPUT', '-d']];
   for (const [chain, dir] of rules) sh(['iptables', '-I', chain, dir, a.ip, '-j', 'DROP'], { netns: b.netns });
   try {
-    await a.proxy!.waitUntil((l) => l.event === 'mux_session_closed' && l.reason === 'keepalive-timeout' && a.proxy!.lines.filter((m) => m.event === 'mux_session_closed' && m.reason === 'keepalive-timeout').length > closedBefore);
+    await a.proxy!.waitUntil((l) => dropped(l) && a.proxy!.lines.filter(dropped).length > closedBefore);
   } finally {
     for (const [chain, dir] of rules) sh(['iptables', '-D', chain, dir, a.ip, '-j', 'DROP'], { netns: b.netns });
   }
