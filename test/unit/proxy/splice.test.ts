@@ -153,19 +153,23 @@ test('ok/a slow real reader holds the writer back: at most the limit waits in th
   s2.close();
 });
 
+/** A writable end that completes every write at once and records the chunk sizes of each one. */
+class WriteRecorder extends HeldWriter {
+  readonly writes: number[][] = [];
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: () => void): void {
+    this.writes.push(chunks.map((c) => c.chunk.length));
+    done();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.writes.push([chunk.length]);
+    done();
+  }
+}
+
 test('ok/a streaming direction: chunks read in one turn of the event loop reach the writer in one write', async () => {
   const src = new Source();
-  const writes: number[][] = [];
-  const dst = new (class extends HeldWriter {
-    override _writev(chunks: Array<{ chunk: Buffer }>, done: () => void): void {
-      writes.push(chunks.map((c) => c.chunk.length));
-      done();
-    }
-    override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-      writes.push([chunk.length]);
-      done();
-    }
-  })();
+  const dst = new WriteRecorder();
+  const writes = dst.writes;
   const done = splice(src, dst, { idleTimeoutMs: 0 });
   await new Promise(setImmediate); // flowing now
   src.push(Buffer.alloc(16_384));
@@ -182,17 +186,8 @@ test('ok/a streaming direction: chunks read in one turn of the event loop reach 
 
 test('ok/a small exchange is not held for the turn: it leaves when the callback that read it is done', async () => {
   const src = new Source();
-  const writes: number[][] = [];
-  const dst = new (class extends HeldWriter {
-    override _writev(chunks: Array<{ chunk: Buffer }>, done: () => void): void {
-      writes.push(chunks.map((c) => c.chunk.length));
-      done();
-    }
-    override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-      writes.push([chunk.length]);
-      done();
-    }
-  })();
+  const dst = new WriteRecorder();
+  const writes = dst.writes;
   const done = splice(src, dst, { idleTimeoutMs: 0 });
   await new Promise(setImmediate); // flowing now
   let beforeTurnEnds: number[][] = [];
