@@ -5,8 +5,8 @@
  * and `lanyard install` name them, else the default), and which pods the webhook leaves
  * alone. Pure.
  */
-import { COMPONENT_LABEL, INJECT_ANNOTATION, PORTS, PROXY_CONTAINER, type Component } from '../inject/mesh-names.js';
-import { isMeshedPod, podBundleFingerprint } from '../inject/meshed-pod.js';
+import { COMPONENT_LABEL, INJECT_ANNOTATION, PORTS, type Component } from '../inject/mesh-names.js';
+import { isMeshedPod, podBundleFingerprint, proxyAdminPort } from '../inject/meshed-pod.js';
 import type { PodObject } from '../k8s/pods.js';
 import { formatAddress } from '../util/address.js';
 import type { PodSummary } from './check-cluster.js';
@@ -26,19 +26,18 @@ function runningAt(pod: PodObject, port: number): string | null {
   return formatAddress({ host: ip, port });
 }
 
-function namedPort(pod: PodObject, container: ((c: Container) => boolean) | null, name: string, fallback: number): number {
+function namedPort(pod: PodObject, name: string, fallback: number): number {
   for (const c of containersOf(pod)) {
-    if (container && !container(c)) continue;
     const p = c.ports?.find((x) => x.name === name && typeof x.containerPort === 'number');
     if (p) return p.containerPort!;
   }
   return fallback;
 }
 
-/** A meshed, running pod's proxy admin address (its `lanyard-admin` port, else 4191), or null. */
+/** A meshed, running pod's proxy admin address (src/inject/meshed-pod.ts proxyAdminPort), or null. */
 export function proxyAdminAddress(pod: PodObject): { pod: string; address: string } | null {
   if (!isMeshedPod(pod)) return null;
-  const address = runningAt(pod, namedPort(pod, (c) => c.name === PROXY_CONTAINER, 'lanyard-admin', PORTS.proxyAdmin));
+  const address = runningAt(pod, proxyAdminPort(pod));
   return address ? { pod: podName(pod), address } : null;
 }
 
@@ -54,8 +53,8 @@ const ADMIN: Record<Component, number> = { identity: PORTS.identityAdmin, discov
 export function componentAddresses(pod: PodObject, component: Component): { pod: string; serving: string; admin: string } | null {
   if (pod.metadata?.labels?.[COMPONENT_LABEL] !== component) return null;
   const [portName, port] = SERVING[component];
-  const serving = runningAt(pod, namedPort(pod, null, portName, port));
-  const admin = runningAt(pod, namedPort(pod, null, 'admin', ADMIN[component]));
+  const serving = runningAt(pod, namedPort(pod, portName, port));
+  const admin = runningAt(pod, namedPort(pod, 'admin', ADMIN[component]));
   return serving && admin ? { pod: podName(pod), serving, admin } : null;
 }
 

@@ -2,7 +2,7 @@
  * Where `lanyard edges -n` reads a meshed pod's proxy: its `lanyard-admin` container port
  * (as `lanyard inject` names it), else the port of its LANYARD_PROXY_ADMIN_ADDR, else 4191.
  */
-import { adminPort } from '../../../src/audit/proxy-sources.js';
+import { proxyAdminPort as adminPort } from '../../../src/inject/meshed-pod.js';
 import type { PodObject } from '../../../src/k8s/pods.js';
 
 const pod = (proxy: Record<string, unknown>, where: 'containers' | 'initContainers' = 'containers'): PodObject =>
