@@ -14,7 +14,7 @@
  *       upstream: 10.0.0.7:8080
  *       identity: api.default.serviceaccount.identity.lanyard.cluster.local
  */
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../../src/util/yaml.js';
 import { isDnsName } from '../../src/pki/names.js';
 import { formatAddress, parseAddress, type HostPort } from '../../src/util/address.js';
 import { quote, ValueError } from '../../src/util/value-error.js';
@@ -44,7 +44,7 @@ const KEYS = new Set(['listen', 'destination', 'upstream', 'identity', 'unmeshed
 export function parseRoutes(text: string, where: string): Route[] {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new RoutesError(`${where}: not valid YAML or JSON: ${(e as Error).message}`);
   }

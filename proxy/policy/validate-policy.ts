@@ -3,7 +3,7 @@
  * path: a typo in a security policy (`identity:` for `identities:`) must stop the proxy, or
  * be refused on reload, rather than silently widen or narrow who may connect.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { yaml } from '../../src/util/yaml.js';
 import { isDnsName } from '../../src/pki/names.js';
 import { parsePort } from '../../src/util/address.js';
 import { parseChoice, ValueError } from '../../src/util/value-error.js';
@@ -162,6 +162,7 @@ export function validatePolicy(doc: unknown): PolicyConfig {
 
 /** Parses YAML or JSON text (JSON is YAML) and validates it. Duplicate keys are errors. */
 export function parsePolicy(text: string): PolicyConfig {
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const err = doc.errors[0];

@@ -4,7 +4,7 @@
  * channel it tells the primary its port and whether it has a valid issuer, and answers the
  * primary's requests for its metrics so /metrics can sum them.
  */
-import type { Registry } from '../telemetry/metrics.js';
+import type { MetricObject, Registry } from '../telemetry/metrics.js';
 import type { IssuerStore } from './issuer-store.js';
 
 /** Message types on the cluster IPC channel, prefixed so they cannot collide with other users. */
@@ -18,7 +18,7 @@ export const CLUSTER_MESSAGE = {
 export type WorkerToPrimaryMessage =
   | { type: typeof CLUSTER_MESSAGE.listening; port: number }
   | { type: typeof CLUSTER_MESSAGE.ready; ready: boolean; reason?: string }
-  | { type: typeof CLUSTER_MESSAGE.metrics; id: number; metrics?: object[]; error?: string };
+  | { type: typeof CLUSTER_MESSAGE.metrics; id: number; metrics?: MetricObject[]; error?: string };
 
 export type PrimaryToWorkerMessage = { type: typeof CLUSTER_MESSAGE.metricsRequest; id: number };
 

@@ -6,17 +6,16 @@
  * still lands on one worker; many proxies, many connections, spread evenly.
  *
  * The primary signs nothing. It serves admin HTTP once: /ready only when every worker is
- * listening with a valid issuer, and /metrics summed over the workers (prom-client's
- * AggregatorRegistry.aggregate). A worker that dies is logged and replaced, with a growing
+ * listening with a valid issuer, and /metrics summed over the workers (Registry.aggregate,
+ * each metric by its own aggregator). A worker that dies is logged and replaced, with a growing
  * delay while replacements keep dying young. A worker that dies before the service has
  * started at all fails the start-up instead: bad configuration would kill every replacement.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
 import { AdminServer, type ReadyState } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { Counter, Gauge, Registry } from '../telemetry/metrics.js';
+import { Counter, Gauge, Registry, type MetricObject } from '../telemetry/metrics.js';
 import { CLUSTER_MESSAGE, isWorkerMessage, type PrimaryToWorkerMessage, type WorkerToPrimaryMessage } from './identity-cluster-worker.js';
 
 export interface IdentityClusterConfig {
@@ -48,20 +47,20 @@ interface Slot {
 
 interface MetricsRequest {
   awaiting: Set<number>;
-  replies: object[][];
+  replies: MetricObject[][];
   finish: () => void;
 }
 
 /** The primary's own metrics, followed by the workers' metrics aggregated per name and labels. */
 class ClusterMetricsRegistry extends Registry {
-  constructor(private readonly collect: () => Promise<object[][]>) {
+  constructor(private readonly collect: () => Promise<MetricObject[][]>) {
     super();
   }
 
   override async metrics(): Promise<string> {
     // Each metric carries its own aggregator (the expiry gauges say `min`).
     const perWorker = await this.collect();
-    const workers = perWorker.length ? await AggregatorRegistry.aggregate(perWorker).metrics() : '';
+    const workers = perWorker.length ? await Registry.aggregate(perWorker).metrics() : '';
     return workers + (await super.metrics());
   }
 }
@@ -202,7 +201,7 @@ export class IdentityClusterSupervisor {
   };
 
   /** Each listening worker's metrics as JSON; a worker that dies or misses the deadline is left out. */
-  private collectMetrics(): Promise<object[][]> {
+  private collectMetrics(): Promise<MetricObject[][]> {
     const targets = [...this.slots.values()].filter((s) => s.port !== undefined && s.worker.isConnected());
     if (!targets.length) return Promise.resolve([]);
     const id = ++this.nextRequestId;

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from './metrics.js';
 
 export interface BuildInfo {
   /** Lanyard's version (package.json). */

@@ -10,7 +10,7 @@
  * is defined before the first failure. Only registered methods are counted: label values
  * never come from what a client sent.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from './metrics.js';
 
 /** Go's names for gRPC status codes, indexed by code. */
 export const GRPC_CODE_NAMES = [
