@@ -142,8 +142,9 @@ function split<T extends string>(a: LabelValues<T> | number | undefined, b: numb
   return typeof a === 'object' ? [a, b ?? dflt] : [{}, a ?? dflt];
 }
 
-function checkNumber(metric: string, v: unknown): number {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`metric ${metric}: value is not a number: ${String(v)}`);
+/** A number; NaN only where `nan` allows it (a gauge may say NaN, as prom-client let it). */
+function checkNumber(metric: string, v: unknown, nan = false): number {
+  if (typeof v !== 'number' || (!nan && Number.isNaN(v))) throw new TypeError(`metric ${metric}: value is not a number: ${String(v)}`);
   return v;
 }
 
@@ -156,6 +157,7 @@ export class Counter<T extends string = string> extends Metric<T, { value: numbe
     const [l, v] = split(labels, value, 1);
     const n = checkNumber(this.name, v);
     if (n < 0) throw new Error(`metric ${this.name}: a counter cannot decrease (inc by ${n})`);
+    if (n === Infinity) throw new TypeError(`metric ${this.name}: value is not finite: ${n}`);
     this.at(l).value += n;
   }
 
@@ -175,17 +177,17 @@ export class Gauge<T extends string = string> extends Metric<T, { value: number 
 
   set(labels: LabelValues<T> | number, value?: number): void {
     const [l, v] = split(labels, value);
-    this.at(l).value = checkNumber(this.name, v);
+    this.at(l).value = checkNumber(this.name, v, true);
   }
 
   inc(labels?: LabelValues<T> | number, value?: number): void {
     const [l, v] = split(labels, value, 1);
-    this.at(l).value += checkNumber(this.name, v);
+    this.at(l).value += checkNumber(this.name, v, true);
   }
 
   dec(labels?: LabelValues<T> | number, value?: number): void {
     const [l, v] = split(labels, value, 1);
-    this.at(l).value -= checkNumber(this.name, v);
+    this.at(l).value -= checkNumber(this.name, v, true);
   }
 
   /** Creates (or sets) the series of `labels` at 0. */

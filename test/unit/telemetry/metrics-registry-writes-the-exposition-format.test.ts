@@ -51,11 +51,22 @@ test('help text and label values are escaped', async () => {
   expect(text).toContain('demo_info{subject="CN=\\"a\\\\b\\"\\nO=x"} 1\n');
 });
 
+test('a gauge may say NaN or infinity, written as Prometheus spells them', async () => {
+  const r = new Registry();
+  const g = new Gauge({ name: 'demo_ratio', help: 'x', labelNames: ['k'] as const, registers: [r] });
+  g.set({ k: 'nan' }, Number.NaN);
+  g.set({ k: 'up' }, Infinity);
+  g.set({ k: 'down' }, -Infinity);
+  expect(lines(await r.metrics())).toEqual(['demo_ratio{k="nan"} NaN', 'demo_ratio{k="up"} +Inf', 'demo_ratio{k="down"} -Inf']);
+  expect(() => g.set({ k: 'x' }, '1' as unknown as number)).toThrow(/demo_ratio: value is not a number: 1/);
+});
+
 test('bad input is refused with the metric named', () => {
   const r = new Registry();
   const c = new Counter({ name: 'demo_total', help: 'x', labelNames: ['result'] as const, registers: [r] });
   expect(() => c.inc(-1)).toThrow(/demo_total: a counter cannot decrease/);
   expect(() => c.inc({ result: 'ok' }, Number.NaN)).toThrow(/demo_total: value is not a number/);
+  expect(() => c.inc(Infinity)).toThrow(/demo_total: value is not finite/);
   expect(() => c.inc({ bogus: 'x' } as never)).toThrow(/demo_total: label "bogus" is not one of its labels \(result\)/);
   expect(() => new Counter({ name: 'demo_total', help: 'again', registers: [r] })).toThrow(/already been registered/);
   expect(() => new Gauge({ name: 'bad-name', help: 'x' })).toThrow(/invalid metric name/);
