@@ -14,7 +14,7 @@
  *       upstream: 10.0.0.7:8080
  *       identity: api.default.serviceaccount.identity.lanyard.cluster.local
  */
-import { yaml } from '../../src/util/yaml.js';
+import { yaml } from '../lazy-yaml.js';
 import { isDnsName } from '../../src/pki/names.js';
 import { formatAddress, parseAddress, type HostPort } from '../../src/util/address.js';
 import { quote, ValueError } from '../../src/util/value-error.js';

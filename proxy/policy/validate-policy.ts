@@ -3,7 +3,7 @@
  * path: a typo in a security policy (`identity:` for `identities:`) must stop the proxy, or
  * be refused on reload, rather than silently widen or narrow who may connect.
  */
-import { yaml } from '../../src/util/yaml.js';
+import { yaml } from '../lazy-yaml.js';
 import { isDnsName } from '../../src/pki/names.js';
 import { parsePort } from '../../src/util/address.js';
 import { parseChoice, ValueError } from '../../src/util/value-error.js';
