@@ -32,6 +32,7 @@ import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
 import { checkNodeInternals } from './node-internals.js';
 import { MemoryRelief } from './io/memory-relief.js';
+import { fullCollection, youngCollector } from './io/young-collector.js';
 import { AppProber } from './probes/app-prober.js';
 
 export interface SidecarProxyDeps {
@@ -140,7 +141,7 @@ export class SidecarProxy {
     audit.start();
     const trim = this.native?.mallocTrim?.bind(this.native);
     if (trim) {
-      this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, logger: this.deps.logger });
+      this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, moved: () => youngCollector.movedTotal(), collect: fullCollection(), logger: this.deps.logger });
       this.relief.start();
     }
     const inbound = new InboundProxy({

@@ -15,6 +15,7 @@ type GcFn = (o: { type: 'minor'; execution: 'async' }) => void;
 
 export class YoungCollector {
   private moved = 0;
+  private total = 0;
   private scheduled = false;
 
   constructor(
@@ -28,8 +29,14 @@ export class YoungCollector {
     return new YoungCollector(typeof gc === 'function' ? (gc as GcFn) : null);
   }
 
+  /** Bytes noted so far (monotonic): what proxy/io/memory-relief.ts calls a bulk burst. */
+  movedTotal(): number {
+    return this.total;
+  }
+
   /** `n` bytes were read from one socket and handed to another. */
   note(n: number): void {
+    this.total += n;
     if (this.gc === null) return;
     this.moved += n;
     if (this.moved < this.everyBytes || this.scheduled) return;
@@ -45,3 +52,9 @@ export class YoungCollector {
 
 /** The one every splice of this process reports to. */
 export const youngCollector = YoungCollector.forProcess();
+
+/** A full, synchronous garbage collection, where `gc` is exposed (the launcher's --expose-gc). */
+export function fullCollection(): (() => void) | undefined {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+}

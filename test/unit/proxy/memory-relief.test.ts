@@ -46,6 +46,37 @@ test('ok/a burst: three trims on the next ticks, then none until the next burst'
   expect(typeof sink.where({ event: 'memory_trimmed' })[0].rss_after_mb).toBe('number');
 });
 
+test('ok/a bulk burst (minMovedBytes moved) trims too, each trim after a full collection', () => {
+  const moved = { n: 0 };
+  const events: string[] = [];
+  const sink = new LogSink();
+  const r = new MemoryRelief({
+    trim: () => (events.push(`trim@${moved.n}`), true),
+    closed: () => 0,
+    moved: () => moved.n,
+    minMovedBytes: 1000,
+    collect: () => events.push('collect'),
+    ticks: 2,
+    logger: sink.logger(),
+  });
+  moved.n = 999;
+  r.tick();
+  expect(events).toEqual([]);
+  moved.n = 1999; // 1999 moved since the start: a burst
+  r.tick();
+  expect(events).toEqual(['collect', 'trim@1999']);
+  r.tick();
+  r.tick();
+  expect(events).toEqual(['collect', 'trim@1999', 'collect', 'trim@1999']);
+  moved.n = 2998; // 999 since the burst was seen: not another
+  r.tick();
+  expect(events).toHaveLength(4);
+  moved.n = 2999;
+  r.tick();
+  expect(events).toHaveLength(6);
+  expect(sink.where({ event: 'memory_trimmed', collected: true })).toHaveLength(3);
+});
+
 const native = loadNative();
 const cannot = native?.mallocTrim ? null : nativeStatus().reason ?? 'the addon was built before mallocTrim existed; run npm run build';
 requirements(cannot, strictEnvironment()).test("ok/the addon's mallocTrim runs", () => {

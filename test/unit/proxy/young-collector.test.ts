@@ -25,6 +25,16 @@ test('ok/one minor collection per threshold, requested after the current reads',
   expect(calls).toHaveLength(2);
 });
 
+test('ok/the bytes moved are counted with or without gc, for MemoryRelief', () => {
+  const without = new YoungCollector(null, 1000);
+  const withGc = new YoungCollector(() => undefined, 1000);
+  for (const c of [without, withGc]) {
+    c.note(700);
+    c.note(700);
+    expect(c.movedTotal()).toBe(1400);
+  }
+});
+
 test('ok/the collection really runs in a process started with --expose-gc', async () => {
   const { execFileSync } = await import('node:child_process');
   // V8 accepts {type: "minor", execution: "async"} from the exposed gc() on this Node.
