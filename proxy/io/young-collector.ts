@@ -14,8 +14,9 @@
 type GcFn = (o: { type: 'minor'; execution: 'async' }) => void;
 
 export class YoungCollector {
-  private moved = 0;
   private total = 0;
+  /** `total` when the last collection was requested. */
+  private collectedAt = 0;
   private scheduled = false;
 
   constructor(
@@ -38,9 +39,8 @@ export class YoungCollector {
   note(n: number): void {
     this.total += n;
     if (this.gc === null) return;
-    this.moved += n;
-    if (this.moved < this.everyBytes || this.scheduled) return;
-    this.moved = 0;
+    if (this.total - this.collectedAt < this.everyBytes || this.scheduled) return;
+    this.collectedAt = this.total;
     this.scheduled = true;
     // After the current reads are handled: their buffers are garbage by then.
     setImmediate(() => {

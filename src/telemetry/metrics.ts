@@ -148,7 +148,18 @@ function checkNumber(metric: string, v: unknown, nan = false): number {
   return v;
 }
 
-export class Counter<T extends string = string> extends Metric<T, { value: number }> {
+/** A metric with one number per series: counters and gauges. */
+abstract class Scalar<T extends string> extends Metric<T, { value: number }> {
+  protected initial(): { value: number } {
+    return { value: 0 };
+  }
+
+  protected valuesOf(labels: Labels, s: { value: number }): MetricValue[] {
+    return [{ value: s.value, labels }];
+  }
+}
+
+export class Counter<T extends string = string> extends Scalar<T> {
   constructor(cfg: MetricConfiguration<T, Counter<T>>) {
     super(cfg as MetricConfiguration<T, never>, 'counter');
   }
@@ -161,16 +172,9 @@ export class Counter<T extends string = string> extends Metric<T, { value: numbe
     this.at(l).value += n;
   }
 
-  protected initial(): { value: number } {
-    return { value: 0 };
-  }
-
-  protected valuesOf(labels: Labels, s: { value: number }): MetricValue[] {
-    return [{ value: s.value, labels }];
-  }
 }
 
-export class Gauge<T extends string = string> extends Metric<T, { value: number }> {
+export class Gauge<T extends string = string> extends Scalar<T> {
   constructor(cfg: MetricConfiguration<T, Gauge<T>>) {
     super(cfg as MetricConfiguration<T, never>, 'gauge');
   }
@@ -195,13 +199,6 @@ export class Gauge<T extends string = string> extends Metric<T, { value: number 
     this.at(labels).value = 0;
   }
 
-  protected initial(): { value: number } {
-    return { value: 0 };
-  }
-
-  protected valuesOf(labels: Labels, s: { value: number }): MetricValue[] {
-    return [{ value: s.value, labels }];
-  }
 }
 
 interface HistogramState {
@@ -309,7 +306,7 @@ export class Registry {
    */
   static aggregate(perProcess: MetricObject[][]): Registry {
     const byName = new Map<string, MetricObject[]>();
-    for (const list of perProcess) for (const m of list) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+    for (const list of perProcess) for (const m of list) (byName.get(m.name) ?? byName.set(m.name, []).get(m.name)!).push(m);
     const out = new Registry();
     for (const [name, same] of byName) {
       const first = same[0];
@@ -320,7 +317,7 @@ export class Registry {
       for (const m of same) {
         for (const v of m.values) {
           const key = `${v.metricName ?? ''}\u0002${labelKey(v.labels)}`;
-          groups.set(key, [...(groups.get(key) ?? []), v]);
+          (groups.get(key) ?? groups.set(key, []).get(key)!).push(v);
         }
       }
       const values = [...groups.values()].map((vs) => ({ ...vs[0], value: combine(vs.map((v) => v.value)) }));

@@ -4,14 +4,14 @@
  * and not again until the next burst. And the real malloc_trim, through the addon, when built.
  */
 import { loadNative, nativeStatus } from '../../../proxy/native/index.js';
-import { MemoryRelief } from '../../../proxy/io/memory-relief.js';
+import { MemoryRelief, type MemoryReliefConfig } from '../../../proxy/io/memory-relief.js';
 import { LogSink } from '../../support/log-sink.js';
 import { requirements, strictEnvironment } from '../../support/requires.js';
 
-function relief(closed: { n: number }) {
+function relief(closed: { n: number }, more: Partial<MemoryReliefConfig> = {}) {
   const trims: number[] = [];
   const sink = new LogSink();
-  const r = new MemoryRelief({ trim: () => (trims.push(closed.n), true), closed: () => closed.n, minClosed: 100, ticks: 3, logger: sink.logger() });
+  const r = new MemoryRelief({ trim: () => (trims.push(closed.n), true), closed: () => closed.n, minClosed: 100, ticks: 3, logger: sink.logger(), ...more });
   return { r, trims, sink };
 }
 
@@ -49,16 +49,10 @@ test('ok/a burst: three trims on the next ticks, then none until the next burst'
 test('ok/a bulk burst (minMovedBytes moved) trims too, each trim after a full collection', () => {
   const moved = { n: 0 };
   const events: string[] = [];
-  const sink = new LogSink();
-  const r = new MemoryRelief({
-    trim: () => (events.push(`trim@${moved.n}`), true),
-    closed: () => 0,
-    moved: () => moved.n,
-    minMovedBytes: 1000,
-    collect: () => events.push('collect'),
-    ticks: 2,
-    logger: sink.logger(),
-  });
+  const { r, sink } = relief(
+    { n: 0 },
+    { trim: () => (events.push(`trim@${moved.n}`), true), moved: () => moved.n, minMovedBytes: 1000, collect: () => events.push('collect'), ticks: 2 },
+  );
   moved.n = 999;
   r.tick();
   expect(events).toEqual([]);
