@@ -171,7 +171,6 @@ export class Counter<T extends string = string> extends Scalar<T> {
     if (n === Infinity) throw new TypeError(`metric ${this.name}: value is not finite: ${n}`);
     this.at(l).value += n;
   }
-
 }
 
 export class Gauge<T extends string = string> extends Scalar<T> {
@@ -198,7 +197,6 @@ export class Gauge<T extends string = string> extends Scalar<T> {
   zero(labels: LabelValues<T>): void {
     this.at(labels).value = 0;
   }
-
 }
 
 interface HistogramState {
@@ -306,7 +304,7 @@ export class Registry {
    */
   static aggregate(perProcess: MetricObject[][]): Registry {
     const byName = new Map<string, MetricObject[]>();
-    for (const list of perProcess) for (const m of list) (byName.get(m.name) ?? byName.set(m.name, []).get(m.name)!).push(m);
+    for (const list of perProcess) for (const m of list) listIn(byName, m.name).push(m);
     const out = new Registry();
     for (const [name, same] of byName) {
       const first = same[0];
@@ -317,7 +315,7 @@ export class Registry {
       for (const m of same) {
         for (const v of m.values) {
           const key = `${v.metricName ?? ''}\u0002${labelKey(v.labels)}`;
-          (groups.get(key) ?? groups.set(key, []).get(key)!).push(v);
+          listIn(groups, key).push(v);
         }
       }
       const values = [...groups.values()].map((vs) => ({ ...vs[0], value: combine(vs.map((v) => v.value)) }));
@@ -430,4 +428,11 @@ export function createRegistry(opts: { processMetrics?: boolean } = {}): Registr
   const registry = new Registry();
   if (opts.processMetrics) registerProcessMetrics(registry);
   return registry;
+}
+
+/** The list under `key`, made empty on first use. */
+function listIn<V>(m: Map<string, V[]>, key: string): V[] {
+  let list = m.get(key);
+  if (!list) m.set(key, (list = []));
+  return list;
 }
