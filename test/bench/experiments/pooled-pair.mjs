@@ -93,6 +93,7 @@ function relay(app, c, done) {
     over = true;
     c.stream = null;
     s.off('drain', resumeApp);
+    s.off('close', dropApp);
     done(clean);
   };
   // Both ENDs crossed: no frame of this stream can follow, whatever the app socket still
@@ -101,7 +102,10 @@ function relay(app, c, done) {
     if (sentEnd && gotEnd) finish(true);
   };
   const resumeApp = () => app.resume();
+  // The connection lost mid-stream: the application's side goes with it.
+  const dropApp = () => app.destroy();
   s.on('drain', resumeApp);
+  s.once('close', dropApp);
   app.on('data', (b) => {
     s.cork();
     s.write(header(DATA, b.length));
