@@ -3,7 +3,7 @@
  * expected name or a foreign anchor is refused before any request is sent, a closed port is
  * UNAVAILABLE, a hung server hits the deadline, and a server error comes back with its code.
  */
-import { createServer as createTlsServer } from 'node:net';
+import { createServer as createTlsServer, type Socket } from 'node:net';
 import { startIdentity, type IdentityHarness } from '../support/identity-harness.js';
 import { createTestPki, workloadCsr } from '../support/test-ca.js';
 import { CertifyClient, CertifyError } from '../../proxy/identity/certify-client.js';
@@ -42,15 +42,22 @@ test('fail/nothing listening', async () => {
   expect(e.details).toMatch(/ECONNREFUSED/);
 });
 
-test('fail/server accepts but never answers: DEADLINE_EXCEEDED', async () => {
-  const hang = createTlsServer(() => undefined);
+test('fail/server accepts but never answers: DEADLINE_EXCEEDED, and the client gives up its connection', async () => {
+  // Reads (and drops) what the client sends, answers nothing, and notices when the client leaves.
+  const accepted: Socket[] = [];
+  const hang = createTlsServer((s) => {
+    accepted.push(s);
+    s.resume();
+  });
   await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
   const port = (hang.address() as { port: number }).port;
   const started = Date.now();
   const e = await failure(new CertifyClient({ address: `127.0.0.1:${port}`, serverName: 'x', trustAnchorsPem: h.pki.anchor.certPem, timeoutMs: 400 }));
-  hang.close();
   expect(e.codeName).toBe('DEADLINE_EXCEEDED');
   expect(Date.now() - started).toBeLessThan(3000);
+  expect(accepted.length).toBeGreaterThan(0);
+  await Promise.all(accepted.map((s) => new Promise((r) => (s.closed ? r(null) : s.once('close', r)))));
+  await new Promise((r) => hang.close(r));
 });
 
 test('ok/server status and message come back intact, and the connection is reused', async () => {
