@@ -6,18 +6,18 @@
 //   node native-pair.mjs outbound 127.0.0.1:LISTEN 127.0.0.1:INBOUND   (plain in -> mTLS out)
 //   node native-pair.mjs inbound  127.0.0.1:LISTEN 127.0.0.1:BACKEND   (mTLS in  -> plain out)
 //
-// One TLS connection per application connection (the classic transport's shape), so churn
-// pays a handshake each time. After the handshake, Node's TLS is used for one message each
-// way and then let go:
-//   server -> client  READY (1 byte, through TLS): the backend is connected; the server's
-//                     Node TLS has stopped reading, and it writes nothing more through TLS
-//   client            hands its sockets to the relay, whose first record is GO
-//   server            its relay writes nothing until GO has opened
+// Node's TLS is used for the handshake and one message, then let go:
+//   server -> client  READY (1 byte, through TLS); the server's Node TLS has stopped reading
+//                     and writes nothing more
+//   client            hands both sockets to the relay, whose first record is OPEN
 // So neither side's Node TLS can have read a byte of the other's records. Both relays take
-// their keys from the TLS session's exporter (RFC 8446 §7.5), one per direction.
+// their keys from the TLS session's exporter (RFC 8446 §7.5), one per direction. After a
+// stream the connection is pooled (client) or waits for the next OPEN (server), so churn
+// pays a handshake only when no connection is idle; see native-relay/relay.c for the records.
 // Certificates come from the peers' environment (CA, CLIENT_CERT/KEY, SERVER_CERT/KEY,
 // SERVER_NAME); `native-pair.env.sh` plugs it into ../shared/bench/peers as `custom`.
-// Left out on purpose, since only speed is asked: policy, audit, limits, timeouts, draining.
+// Left out on purpose, since only speed is asked: policy, audit, limits, timeouts, draining,
+// retrying a stream whose pooled connection the server had closed.
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -34,35 +34,26 @@ const keys = (s) => {
 };
 const fdOf = (socket) => socket._handle.fd;
 
-/** Hands `app` and the TLS connection (over `raw`) to the relay and lets Node's sockets go. */
-function handOff(app, raw, s, isClient) {
-  const k = keys(s);
-  s._handle.readStop();
-  const [send, recv] = isClient ? [k.clientToServer, k.serverToClient] : [k.serverToClient, k.clientToServer];
-  native.relay(fdOf(app), fdOf(raw), send, recv, isClient, (err) => {
-    if (err && process.env.NATIVE_PAIR_DEBUG) console.error('relay ended with errno', err);
-  });
-  // Same turn: libuv cannot read from either fd between the dup and these closes.
-  app.destroy();
-  s.destroy();
-  raw.destroy();
-}
-
 function outbound(listen, target, env) {
   const secureContext = tls.createSecureContext({ ca: readFileSync(env.CA), cert: readFileSync(env.CLIENT_CERT), key: readFileSync(env.CLIENT_KEY) });
   net
     .createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (app) => {
       app.on('error', () => undefined);
+      if (native.attach(fdOf(app))) return app.destroy();
       const raw = net.connect({ host: target.host, port: target.port, noDelay: true });
       const s = tls.connect({ socket: raw, secureContext, servername: env.SERVER_NAME, ALPNProtocols: [ALPN] });
       const fail = () => (app.destroy(), s.destroy(), raw.destroy());
       s.once('error', fail);
       app.once('close', () => s.destroy());
       s.once('data', (b) => {
+        s._handle.readStop();
         if (!b.equals(READY)) return fail();
+        const k = keys(s);
+        native.connect(fdOf(app), fdOf(raw), k.clientToServer, k.serverToClient);
+        // Same turn: libuv cannot read from either fd between the dup and these closes.
         s.off('error', fail);
         s.on('error', () => undefined);
-        handOff(app, raw, s, true);
+        app.destroy(), s.destroy(), raw.destroy();
       });
     })
     .listen(listen.port, listen.host);
@@ -79,13 +70,16 @@ function inbound(listen, target, env) {
         s._handle.readStop();
         // A bare TLSSocket leaves the chain check to its owner, as tls.Server does it.
         if (s._handle.verifyError() !== null || !s.getPeerCertificate().raw) return s.destroy();
-        const app = net.connect({ host: target.host, port: target.port, noDelay: true, allowHalfOpen: true });
-        app.pause();
-        app.once('error', () => s.destroy());
-        app.once('connect', () => s.write(READY, () => handOff(app, raw, s, false)));
+        const k = keys(s);
+        s.write(READY, () => {
+          // As in explicit mode, every stream goes to the application's port.
+          native.serve(fdOf(raw), k.serverToClient, k.clientToServer, target.port);
+          s.destroy(), raw.destroy();
+        });
       });
     })
     .listen(listen.port, listen.host);
+  if (env.NATIVE_PAIR_DEBUG) setInterval(() => console.error(JSON.stringify(native.stats())), 2000).unref();
 }
 
 const [mode, listenAt, targetAt] = process.argv.slice(2);

@@ -1,34 +1,43 @@
 /*
  * An experiment, not a transport (see ../native-pair.mjs): a relay thread that carries bytes
- * between an application socket and a peer socket whose mutual-TLS handshake Node has done,
- * with its own AEAD record layer (AES-256-GCM, keys from the TLS session's exporter). It asks
+ * between application sockets and peer sockets whose mutual-TLS handshake Node has done,
+ * with its own AEAD record layer (AES-256-GCM, keys from the TLS session's exporter), and
+ * that reuses each peer connection for one application connection after another. It asks
  * how far the proxy pair's figures move once the bytes stop passing through Node's streams.
  *
- *   relay(plainFd, peerFd, sendKey, recvKey, isClient, done(err, sent, received))
- *
- * The fds are dup()ed here, so the caller may destroy its sockets once relay() returns.
+ *   connect(appFd, peerFd, sendKey, recvKey)   client: a new peer connection, first stream
+ *   attach(appFd) -> boolean                   client: a stream on an idle peer connection
+ *   serve(peerFd, sendKey, recvKey, backendPort) server: streams go to 127.0.0.1:backendPort
+ *   stats() -> { streams, failed, idle, connections }
+ * Every fd passed in is dup()ed here, so the caller may destroy its sockets at once.
  *
  * Records on the peer socket: header (type 1 byte, length 3 bytes big-endian: the ciphertext
  * and its 16-byte tag), then the ciphertext. The header is the AEAD's additional data; the
  * nonce is the direction's record count (64-bit big-endian, zero-padded to 12 bytes), so a
  * reordered, replayed or dropped record fails to open.
- *   GO    client -> server, empty, first: the client's Node TLS reads nothing more, so the
- *         server may write (before it, the server's records could land in Node's TLS buffer)
- *   DATA  either way, up to 64 KiB of plaintext
- *   END   either way, empty: that direction is finished (shutdown(SHUT_WR) on the app side)
- * A peer socket that ends before END, or a record that fails to open, closes both sides.
- * One epoll thread per process carries every relay; the caller's thread only registers.
+ *   OPEN    client -> server, empty: a stream starts. The client's first record on a new
+ *           connection, so the server writes nothing before Node's TLS on the client side
+ *           has stopped reading
+ *   STATUS  server -> client, 1 byte: 0 = the backend is connected, 1 = it refused
+ *   DATA    either way, up to 64 KiB of plaintext
+ *   END     either way, empty: that direction is finished (shutdown(SHUT_WR) on the app side)
+ * After both ENDs the connection is idle: the client pools it, the server waits for OPEN.
+ * A peer socket that ends mid-stream, or a record that fails to open, closes the connection
+ * and its stream. One epoll thread per process carries everything; callers only queue.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -36,28 +45,36 @@
 
 #include <openssl/evp.h>
 
-#define T_GO 1
-#define T_DATA 2
-#define T_END 3
+#define T_OPEN 1
+#define T_STATUS 2
+#define T_DATA 3
+#define T_END 4
 #define HDR 4
 #define TAG 16
 #define MAXPLAIN (64 * 1024)
 #define MAXREC (HDR + MAXPLAIN + TAG)
+#define MAX_IDLE 1024
+
+enum state { OPENING, RUNNING, IDLE, WAIT_OPEN, CONNECTING };
 
 typedef struct relay relay;
 
-/* One registered fd: epoll's data.ptr points here. */
-typedef struct {
+/* One registered fd: epoll's data.ptr points here. An application end is made per stream
+ * and freed only after the epoll batch, so a stale event in the batch finds it closed. */
+typedef struct end_s {
   relay *r;
-  int fd;
-  uint32_t mask; /* what epoll is asked for now */
+  int fd, closed;
+  uint32_t mask;
+  struct end_s *next; /* on the list of closed ends */
 } end_t;
 
 struct relay {
-  end_t plain, peer;
+  end_t peer;
+  end_t *plain; /* the stream's application socket, or NULL between streams */
   EVP_CIPHER_CTX *seal, *open;
   uint64_t seal_seq, open_seq;
-  int is_client, got_go;
+  int is_client, state, dead, in_pool, registered, refused;
+  in_port_t backend_port;
   /* plain -> peer: one sealed record pending */
   unsigned char *out;
   size_t out_len, out_off;
@@ -68,30 +85,28 @@ struct relay {
   unsigned char *clear;
   size_t clear_len, clear_off;
   int end_got;
-  uint64_t sent, received;
-  int error, dead;
-  relay *next; /* on the queue of new relays, then on the list of finished ones */
-  napi_threadsafe_function done;
+  int pending_fd; /* client: the app fd attach() queued */
+  relay *next;    /* on the queue, or the list of dead relays */
+  relay *pool_next;
 };
-
-typedef struct {
-  int error;
-  double sent, received;
-} result_t;
 
 static int epfd = -1, wake = -1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static relay *queue;      /* registered by the caller's thread, armed by the relay thread */
-static relay *graveyard;  /* finished during one epoll batch, freed after it */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* queue, pool, counters */
+static relay *queue;                                     /* new or attached, to arm */
+static relay *pool;                                      /* client: idle connections */
+static int pool_size;
+static relay *dead_relays;
+static end_t *dead_ends;
 static end_t wake_end;
+static double n_streams, n_failed, n_connections;
 
 static void nonce(unsigned char iv[12], uint64_t seq) {
   memset(iv, 0, 4);
   for (int i = 0; i < 8; i++) iv[4 + i] = (unsigned char)(seq >> (56 - 8 * i));
 }
 
-/* Seals `n` plaintext bytes from `src` as a record of `type` into r->out. */
+/* Seals `n` plaintext bytes as a record of `type` into r->out (which must be empty). */
 static int seal(relay *r, int type, const unsigned char *src, size_t n) {
   unsigned char *h = r->out, iv[12];
   size_t len = n + TAG;
@@ -127,6 +142,85 @@ static int open_record(relay *r, size_t len) {
   return h[0];
 }
 
+static void set_mask(end_t *e, uint32_t want) {
+  if (!e || e->closed || e->mask == want) return;
+  struct epoll_event ev = {.events = want, .data.ptr = e};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, e->fd, &ev);
+  e->mask = want;
+}
+
+static end_t *add_end(relay *r, int fd, uint32_t mask) {
+  end_t *e = calloc(1, sizeof *e);
+  e->r = r;
+  e->fd = fd;
+  e->mask = mask;
+  struct epoll_event ev = {.events = mask, .data.ptr = e};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+  return e;
+}
+
+static void close_end(end_t *e) {
+  if (!e || e->closed) return;
+  e->closed = 1;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, e->fd, NULL);
+  close(e->fd);
+  e->next = dead_ends;
+  dead_ends = e;
+}
+
+/* Ends the current stream (its app socket closes) and resets the stream's state. */
+static void end_stream(relay *r, int failed) {
+  close_end(r->plain);
+  r->plain = NULL;
+  r->out_len = r->out_off = 0;
+  r->clear_len = r->clear_off = 0;
+  r->plain_eof = r->end_sent = r->end_got = 0;
+  pthread_mutex_lock(&lock);
+  n_streams++;
+  if (failed) n_failed++;
+  pthread_mutex_unlock(&lock);
+}
+
+static void kill_relay(relay *r) {
+  if (r->dead) return;
+  if (r->plain) end_stream(r, 1);
+  pthread_mutex_lock(&lock);
+  if (r->in_pool) {
+    for (relay **p = &pool; *p; p = &(*p)->pool_next)
+      if (*p == r) {
+        *p = r->pool_next;
+        pool_size--;
+        break;
+      }
+    r->in_pool = 0;
+  }
+  n_connections--;
+  pthread_mutex_unlock(&lock);
+  r->dead = 1;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, r->peer.fd, NULL);
+  close(r->peer.fd);
+  r->next = dead_relays;
+  dead_relays = r;
+}
+
+static void bury(void) {
+  while (dead_ends) {
+    end_t *e = dead_ends;
+    dead_ends = e->next;
+    free(e);
+  }
+  while (dead_relays) {
+    relay *r = dead_relays;
+    dead_relays = r->next;
+    EVP_CIPHER_CTX_free(r->seal);
+    EVP_CIPHER_CTX_free(r->open);
+    free(r->out);
+    free(r->in);
+    free(r->clear);
+    free(r);
+  }
+}
+
 static int flush_out(relay *r) {
   while (r->out_off < r->out_len) {
     ssize_t w = send(r->peer.fd, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL);
@@ -137,48 +231,88 @@ static int flush_out(relay *r) {
   return 1;
 }
 
+/* -1: the stream's app socket failed (the connection may live on); 0: would block. */
 static int flush_clear(relay *r) {
+  if (r->plain->closed) { /* the app is gone: what it would have got is dropped */
+    r->clear_len = r->clear_off = 0;
+    return 1;
+  }
   while (r->clear_off < r->clear_len) {
-    ssize_t w = send(r->plain.fd, r->clear + r->clear_off, r->clear_len - r->clear_off, MSG_NOSIGNAL);
-    if (w < 0) return errno == EAGAIN ? 0 : -errno;
+    ssize_t w = send(r->plain->fd, r->clear + r->clear_off, r->clear_len - r->clear_off, MSG_NOSIGNAL);
+    if (w < 0) return errno == EAGAIN ? 0 : -1;
     r->clear_off += (size_t)w;
-    r->received += (uint64_t)w;
   }
   r->clear_len = r->clear_off = 0;
   return 1;
 }
 
-/* plain -> peer: reads and seals while the peer socket takes what is sealed. */
+/* plain -> peer while the stream runs. <0: the connection is broken. */
 static int pump_out(relay *r) {
   for (;;) {
     int f = flush_out(r);
     if (f <= 0) return f;
+    if (r->state != RUNNING || r->end_sent) return 1;
     if (r->plain_eof) {
-      if (!r->end_sent) {
-        if (seal(r, T_END, NULL, 0) < 0) return -EPROTO;
-        r->end_sent = 1;
-        continue;
-      }
-      return 1;
+      if (seal(r, T_END, NULL, 0) < 0) return -EPROTO;
+      r->end_sent = 1;
+      continue;
     }
-    if (!r->is_client && !r->got_go) return 1;
     unsigned char buf[MAXPLAIN];
-    ssize_t n = recv(r->plain.fd, buf, sizeof buf, 0);
-    if (n < 0) return errno == EAGAIN ? 1 : -errno;
-    if (n == 0) {
+    ssize_t n = recv(r->plain->fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EAGAIN) return 1;
+    if (n <= 0) { /* EOF, or the app socket failed: either way this direction ends */
       r->plain_eof = 1;
       continue;
     }
-    r->sent += (uint64_t)n;
     if (seal(r, T_DATA, buf, (size_t)n) < 0) return -EPROTO;
   }
 }
 
-/* peer -> plain: opens records and writes them while the app socket takes them. */
+static void start_backend(relay *r) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = r->backend_port};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS)) {
+    if (fd >= 0) close(fd);
+    unsigned char refused = 1;
+    seal(r, T_STATUS, &refused, 1);
+    pthread_mutex_lock(&lock);
+    n_streams++, n_failed++;
+    pthread_mutex_unlock(&lock);
+    return;
+  }
+  r->plain = add_end(r, fd, EPOLLOUT);
+  r->state = CONNECTING;
+}
+
+/* The backend connect finished (server). */
+static void backend_ready(relay *r) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(r->plain->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  unsigned char status = err ? 1 : 0;
+  if (err) {
+    end_stream(r, 1);
+    r->state = WAIT_OPEN;
+  } else {
+    r->state = RUNNING;
+  }
+  seal(r, T_STATUS, &status, 1);
+}
+
+/* peer -> plain. <0: the connection is broken. */
 static int pump_in(relay *r) {
   for (;;) {
-    int f = flush_clear(r);
-    if (f <= 0) return f;
+    if (r->clear_off < r->clear_len) {
+      int f = flush_clear(r);
+      if (f == 0) return 1;
+      if (f < 0) { /* the app stopped reading: drop what it would have got */
+        r->clear_len = r->clear_off = 0;
+      }
+    }
+    if (r->state == CONNECTING || (r->state != RUNNING && r->out_len)) return 1; /* one control record at a time */
+    if (r->state == RUNNING && r->end_got) return 1; /* nothing more until the stream settles */
     if (r->in_len >= HDR) {
       size_t len = ((size_t)r->in[1] << 16) | ((size_t)r->in[2] << 8) | r->in[3];
       if (len < TAG || len > MAXPLAIN + TAG) return -EPROTO;
@@ -187,110 +321,124 @@ static int pump_in(relay *r) {
         if (type < 0) return -EBADMSG;
         memmove(r->in, r->in + HDR + len, r->in_len - HDR - len);
         r->in_len -= HDR + len;
-        if (type == T_GO) {
-          if (r->is_client || r->got_go || r->clear_len) return -EPROTO;
-          r->got_go = 1;
-          int o = pump_out(r);
-          if (o < 0) return o;
-        } else if (type == T_END) {
-          if (r->clear_len || r->in_len) return -EPROTO;
+        if (type == T_DATA && r->state == RUNNING && !r->end_got) {
+          continue;
+        } else if (type == T_END && r->state == RUNNING && !r->end_got && !r->clear_len) {
           r->end_got = 1;
-          shutdown(r->plain.fd, SHUT_WR);
-          return 1;
-        } else if (type != T_DATA || (!r->is_client && !r->got_go)) {
+          if (!r->plain->closed) shutdown(r->plain->fd, SHUT_WR);
+        } else if (type == T_OPEN && !r->is_client && r->state == WAIT_OPEN && !r->clear_len) {
+          start_backend(r);
+        } else if (type == T_STATUS && r->is_client && r->state == OPENING && r->clear_len == 1) {
+          int ok = r->clear[0] == 0;
+          r->clear_len = 0;
+          if (ok) {
+            r->state = RUNNING;
+          } else {
+            r->refused = 1; /* step() closes the app socket and pools the connection */
+            return 1;
+          }
+        } else {
           return -EPROTO;
         }
+        if (r->state == RUNNING) return 2; /* let the caller run pump_out too */
         continue;
       }
     }
-    if (r->end_got) return r->in_len ? -EPROTO : 1;
     ssize_t n = recv(r->peer.fd, r->in + r->in_len, MAXREC - r->in_len, 0);
     if (n < 0) return errno == EAGAIN ? 1 : -errno;
-    if (n == 0) return -ECONNRESET; /* the peer left without END */
+    if (n == 0) return -ECONNRESET;
     r->in_len += (size_t)n;
   }
 }
 
-static void set_mask(end_t *e, uint32_t want) {
-  if (e->mask == want) return;
-  struct epoll_event ev = {.events = want, .data.ptr = e};
-  epoll_ctl(epfd, EPOLL_CTL_MOD, e->fd, &ev);
-  e->mask = want;
-}
-
-static void finish(relay *r) {
-  r->dead = 1;
-  r->next = graveyard;
-  graveyard = r;
-  epoll_ctl(epfd, EPOLL_CTL_DEL, r->plain.fd, NULL);
-  epoll_ctl(epfd, EPOLL_CTL_DEL, r->peer.fd, NULL);
-  close(r->plain.fd);
-  close(r->peer.fd);
-  result_t *res = malloc(sizeof *res);
-  if (res) {
-    res->error = r->error;
-    res->sent = (double)r->sent;
-    res->received = (double)r->received;
-  }
-  napi_call_threadsafe_function(r->done, res, napi_tsfn_blocking);
-  napi_release_threadsafe_function(r->done, napi_tsfn_release);
-}
-
-static void bury(void) {
-  while (graveyard) {
-    relay *r = graveyard;
-    graveyard = r->next;
-    EVP_CIPHER_CTX_free(r->seal);
-  EVP_CIPHER_CTX_free(r->open);
-  free(r->out);
-  free(r->in);
-    free(r->clear);
-    free(r);
-  }
-}
-
-/* Runs both directions as far as they go, then asks epoll for what each one waits on. */
-static void step(relay *r, uint32_t events) {
-  if (r->dead) return;
-  int o = pump_out(r), i = o < 0 ? 0 : pump_in(r);
-  if (o < 0 || i < 0) {
-    r->error = o < 0 ? -o : -i;
-    finish(r);
+/* The stream is over: the connection goes idle (pooled, or waiting for OPEN). */
+static void settle(relay *r, int failed) {
+  end_stream(r, failed);
+  if (!r->is_client) {
+    r->state = WAIT_OPEN;
     return;
   }
-  int out_pending = r->out_off < r->out_len, clear_pending = r->clear_off < r->clear_len;
-  if (r->end_sent && !out_pending && r->end_got && !clear_pending) {
-    finish(r);
-    return;
+  r->state = IDLE;
+  pthread_mutex_lock(&lock);
+  int keep = pool_size < MAX_IDLE;
+  if (keep) {
+    r->pool_next = pool;
+    pool = r;
+    pool_size++;
+    r->in_pool = 1;
   }
-  if (events & (EPOLLHUP | EPOLLERR)) { /* reset, or gone both ways before its END */
-    r->error = ECONNRESET;
-    finish(r);
-    return;
-  }
-  uint32_t plain = 0, peer = 0;
-  if (!r->plain_eof && !out_pending && (r->is_client || r->got_go)) plain |= EPOLLIN;
-  if (clear_pending) plain |= EPOLLOUT;
-  if (!r->end_got && !clear_pending) peer |= EPOLLIN;
-  if (out_pending) peer |= EPOLLOUT;
-  set_mask(&r->plain, plain);
-  set_mask(&r->peer, peer);
+  pthread_mutex_unlock(&lock);
+  if (!keep) kill_relay(r);
 }
 
+static void step(relay *r, end_t *e, uint32_t events) {
+  if (r->dead || (e && e->closed)) return;
+  if (e && e == r->plain && r->state == CONNECTING) {
+    backend_ready(r);
+  } else if (e && e == r->plain && (events & (EPOLLHUP | EPOLLERR)) && r->state == RUNNING) {
+    /* The app reset its socket: stop watching it (HUP would fire until the stream settles),
+     * end this direction, and drop what the peer still sends for it. */
+    r->plain_eof = 1;
+    close_end(r->plain);
+  } else if (e == &r->peer && r->state == IDLE) {
+    pthread_mutex_lock(&lock);
+    int pooled = r->in_pool;
+    pthread_mutex_unlock(&lock);
+    if (pooled) kill_relay(r); /* an idle connection spoke or closed: it cannot be reused */
+    return;                    /* taken by attach(): arm_new() runs it */
+  }
+  for (int round = 0; round < 4; round++) {
+    int o = pump_out(r);
+    int i = o < 0 ? o : pump_in(r);
+    if (o < 0 || i < 0) {
+      kill_relay(r);
+      return;
+    }
+    if (r->refused || (r->state == RUNNING && r->end_sent && r->out_len == 0 && r->end_got && r->clear_len == 0)) {
+      settle(r, r->refused);
+      r->refused = 0;
+      if (r->dead) return;
+      if (r->out_len || r->in_len) continue; /* a client record, or the next OPEN, waiting */
+    }
+    if (i != 2) break;
+  }
+  int out_pending = r->out_len > 0, clear_pending = r->clear_len > 0;
+  if (r->plain && r->state != CONNECTING) {
+    uint32_t m = 0;
+    if (r->state == RUNNING && !r->plain_eof && !out_pending) m |= EPOLLIN;
+    if (clear_pending) m |= EPOLLOUT;
+    set_mask(r->plain, m);
+  }
+  uint32_t p = 0;
+  if (!clear_pending && !(r->state == RUNNING && r->end_got) && r->state != CONNECTING && !(r->state != RUNNING && out_pending)) p |= EPOLLIN;
+  if (out_pending) p |= EPOLLOUT;
+  if (r->state == IDLE) p = EPOLLIN;
+  set_mask(&r->peer, p);
+}
+
+/* Arms what connect(), attach() and serve() queued. */
 static void arm_new(void) {
   uint64_t n;
   if (read(wake, &n, sizeof n) < 0 && errno != EAGAIN) return;
-  pthread_mutex_lock(&queue_lock);
+  pthread_mutex_lock(&lock);
   relay *r = queue;
   queue = NULL;
-  pthread_mutex_unlock(&queue_lock);
+  pthread_mutex_unlock(&lock);
   while (r) {
     relay *next = r->next;
-    struct epoll_event ev = {.events = 0, .data.ptr = &r->plain};
-    epoll_ctl(epfd, EPOLL_CTL_ADD, r->plain.fd, &ev);
-    ev.data.ptr = &r->peer;
-    epoll_ctl(epfd, EPOLL_CTL_ADD, r->peer.fd, &ev);
-    step(r, 0);
+    if (!r->registered) { /* a new connection */
+      r->registered = 1;
+      r->peer.mask = EPOLLIN;
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &r->peer};
+      epoll_ctl(epfd, EPOLL_CTL_ADD, r->peer.fd, &ev);
+    }
+    if (r->is_client) {
+      r->plain = add_end(r, r->pending_fd, 0);
+      r->pending_fd = -1;
+      r->state = OPENING;
+      seal(r, T_OPEN, NULL, 0);
+    }
+    step(r, NULL, 0);
     r = next;
   }
 }
@@ -299,12 +447,14 @@ static void *loop(void *arg) {
   struct epoll_event evs[64];
   for (;;) {
     int n = epoll_wait(epfd, evs, 64, -1);
+    int woken = 0;
     for (int i = 0; i < n; i++) {
       end_t *e = evs[i].data.ptr;
-      if (e == &wake_end) arm_new();
-      else step(e->r, evs[i].events);
+      if (e == &wake_end) woken = 1;
+      else step(e->r, e, evs[i].events);
     }
-    bury(); /* after the batch: a later event in it may name a relay finished earlier */
+    bury(); /* after the batch: a later event in it may name an end closed earlier */
+    if (woken) arm_new();
   }
   return NULL;
 }
@@ -321,44 +471,18 @@ static void start(void) {
   pthread_create(&t, &a, loop, NULL);
 }
 
-static int dup_fd(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
-
-static void call_done(napi_env env, napi_value cb, void *ctx, void *data) {
-  result_t *res = data;
-  if (!env || !res) {
-    free(res);
-    return;
-  }
-  napi_value argv[3], undef;
-  napi_get_undefined(env, &undef);
-  if (res->error) {
-    napi_value code;
-    napi_create_int32(env, res->error, &code);
-    argv[0] = code;
-  } else {
-    argv[0] = undef;
-  }
-  napi_create_double(env, res->sent, &argv[1]);
-  napi_create_double(env, res->received, &argv[2]);
-  napi_call_function(env, undef, cb, 3, argv, NULL);
-  free(res);
+static void enqueue(relay *r) {
+  pthread_mutex_lock(&lock);
+  r->next = queue;
+  queue = r;
+  pthread_mutex_unlock(&lock);
+  uint64_t one = 1;
+  if (write(wake, &one, sizeof one) < 0) abort();
 }
 
-static napi_value js_relay(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t plain_fd = -1, peer_fd = -1;
-  bool is_client = false;
-  void *skey = NULL, *rkey = NULL;
-  size_t slen = 0, rlen = 0;
-  if (argc < 6 || napi_get_value_int32(env, argv[0], &plain_fd) != napi_ok || napi_get_value_int32(env, argv[1], &peer_fd) != napi_ok ||
-      napi_get_buffer_info(env, argv[2], &skey, &slen) != napi_ok || napi_get_buffer_info(env, argv[3], &rkey, &rlen) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &is_client) != napi_ok || slen != 32 || rlen != 32) {
-    napi_throw_type_error(env, NULL, "relay(plainFd, peerFd, sendKey[32], recvKey[32], isClient, done)");
-    return NULL;
-  }
-  pthread_once(&once, start);
+static int dup_fd(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+static relay *new_relay(int peer_fd, const void *skey, const void *rkey, int is_client) {
   relay *r = calloc(1, sizeof *r);
   r->out = malloc(MAXREC);
   r->in = malloc(MAXREC);
@@ -368,27 +492,103 @@ static napi_value js_relay(napi_env env, napi_callback_info info) {
   EVP_EncryptInit_ex(r->seal, EVP_aes_256_gcm(), NULL, skey, NULL);
   EVP_DecryptInit_ex(r->open, EVP_aes_256_gcm(), NULL, rkey, NULL);
   r->is_client = is_client;
-  r->plain.r = r->peer.r = r;
-  r->plain.fd = dup_fd(plain_fd);
+  r->peer.r = r;
   r->peer.fd = dup_fd(peer_fd);
-  napi_value name;
-  napi_create_string_utf8(env, "relay", NAPI_AUTO_LENGTH, &name);
-  napi_create_threadsafe_function(env, argv[5], NULL, name, 0, 1, NULL, NULL, NULL, call_done, &r->done);
-  napi_unref_threadsafe_function(env, r->done);
-  if (is_client && seal(r, T_GO, NULL, 0) < 0) abort();
-  pthread_mutex_lock(&queue_lock);
-  r->next = queue;
-  queue = r;
-  pthread_mutex_unlock(&queue_lock);
-  uint64_t one = 1;
-  if (write(wake, &one, sizeof one) < 0) abort();
+  r->pending_fd = -1;
+  r->state = is_client ? OPENING : WAIT_OPEN;
+  pthread_mutex_lock(&lock);
+  n_connections++;
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+static int get_key(napi_env env, napi_value v, void **key) {
+  size_t len = 0;
+  return napi_get_buffer_info(env, v, key, &len) == napi_ok && len == 32;
+}
+
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t app_fd = -1, peer_fd = -1;
+  void *skey, *rkey;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok || napi_get_value_int32(env, argv[1], &peer_fd) != napi_ok ||
+      !get_key(env, argv[2], &skey) || !get_key(env, argv[3], &rkey)) {
+    napi_throw_type_error(env, NULL, "connect(appFd, peerFd, sendKey[32], recvKey[32])");
+    return NULL;
+  }
+  pthread_once(&once, start);
+  relay *r = new_relay(peer_fd, skey, rkey, 1);
+  r->pending_fd = dup_fd(app_fd);
+  enqueue(r);
   return NULL;
 }
 
+static napi_value js_attach(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t app_fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "attach(appFd)");
+    return NULL;
+  }
+  pthread_mutex_lock(&lock);
+  relay *r = pool;
+  if (r) {
+    pool = r->pool_next;
+    pool_size--;
+    r->in_pool = 0;
+  }
+  pthread_mutex_unlock(&lock);
+  if (r) {
+    r->pending_fd = dup_fd(app_fd);
+    enqueue(r);
+  }
+  napi_get_boolean(env, r != NULL, &result);
+  return result;
+}
+
+static napi_value js_serve(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t peer_fd = -1, port = 0;
+  void *skey, *rkey;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &peer_fd) != napi_ok || !get_key(env, argv[1], &skey) || !get_key(env, argv[2], &rkey) ||
+      napi_get_value_int32(env, argv[3], &port) != napi_ok || port <= 0 || port > 65535) {
+    napi_throw_type_error(env, NULL, "serve(peerFd, sendKey[32], recvKey[32], backendPort)");
+    return NULL;
+  }
+  pthread_once(&once, start);
+  relay *r = new_relay(peer_fd, skey, rkey, 0);
+  r->backend_port = htons((uint16_t)port);
+  enqueue(r);
+  return NULL;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  napi_value o, v;
+  napi_create_object(env, &o);
+  pthread_mutex_lock(&lock);
+  double s = n_streams, f = n_failed, c = n_connections, i = pool_size;
+  pthread_mutex_unlock(&lock);
+  napi_create_double(env, s, &v), napi_set_named_property(env, o, "streams", v);
+  napi_create_double(env, f, &v), napi_set_named_property(env, o, "failed", v);
+  napi_create_double(env, c, &v), napi_set_named_property(env, o, "connections", v);
+  napi_create_double(env, i, &v), napi_set_named_property(env, o, "idle", v);
+  return o;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "relay", NAPI_AUTO_LENGTH, js_relay, NULL, &fn);
-  napi_set_named_property(env, exports, "relay", fn);
+  const struct { const char *name; napi_callback fn; } fns[] = {
+      {"connect", js_connect}, {"attach", js_attach}, {"serve", js_serve}, {"stats", js_stats}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
   return exports;
 }
 
