@@ -16,11 +16,16 @@
 // pays a handshake only when no connection is idle; see native-relay/relay.c for the records.
 // Certificates come from the peers' environment (CA, CLIENT_CERT/KEY, SERVER_CERT/KEY,
 // SERVER_NAME); `native-pair.env.sh` plugs it into ../shared/bench/peers as `custom`.
-// Left out on purpose, since only speed is asked: policy, audit, limits, timeouts, draining,
-// retrying a stream whose pooled connection the server had closed.
+// What a sidecar does per stream is kept, so its cost is measured: the server asks
+// JavaScript whether each stream may open (here: the peer's SPIFFE ID against an allow-list,
+// the port policy's shape), and both sides write an audit record to stdout with one
+// write(2) when a stream opens and when it ends, as Lanyard's audit sink does.
+// NATIVE_PAIR_HOOKS=0 leaves JavaScript out of the streams (the relay alone).
+// Left out on purpose: limits, timeouts, draining, the records' full field set, retrying a
+// stream whose pooled connection the server had closed.
 import net from 'node:net';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const native = createRequire(import.meta.url)('./native-relay/build/Release/native_relay.node');
@@ -33,13 +38,32 @@ const keys = (s) => {
   return { clientToServer: k.subarray(0, 32), serverToClient: k.subarray(32) };
 };
 const fdOf = (socket) => socket._handle.fd;
+const hooked = process.env.NATIVE_PAIR_HOOKS !== '0';
+const audit = (record) => writeSync(1, `${JSON.stringify(record)}\n`);
+const streams = new Map(); // token -> what its audit records say
+let lastToken = 0;
+
+function auditEnded(token, sent, received, failed) {
+  const s = streams.get(token);
+  if (!s) return;
+  streams.delete(token);
+  audit({ ts: new Date().toISOString(), event: 'close', ...s, sent, received, failed, duration_ms: Date.now() - s.at });
+}
+
 
 function outbound(listen, target, env) {
   const secureContext = tls.createSecureContext({ ca: readFileSync(env.CA), cert: readFileSync(env.CLIENT_CERT), key: readFileSync(env.CLIENT_KEY) });
+  if (hooked) native.hooks(() => undefined, auditEnded);
   net
     .createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (app) => {
       app.on('error', () => undefined);
-      if (native.attach(fdOf(app))) return app.destroy();
+      const token = ++lastToken;
+      if (hooked) {
+        const record = { src: `${app.remoteAddress}:${app.remotePort}`, dst: `${target.host}:${target.port}`, peer: env.SERVER_NAME, at: Date.now() };
+        streams.set(token, record);
+        audit({ ts: new Date(record.at).toISOString(), event: 'open', ...record });
+      }
+      if (native.attach(fdOf(app), token)) return app.destroy();
       const raw = net.connect({ host: target.host, port: target.port, noDelay: true });
       const s = tls.connect({ socket: raw, secureContext, servername: env.SERVER_NAME, ALPNProtocols: [ALPN] });
       const fail = () => (app.destroy(), s.destroy(), raw.destroy());
@@ -49,7 +73,7 @@ function outbound(listen, target, env) {
         s._handle.readStop();
         if (!b.equals(READY)) return fail();
         const k = keys(s);
-        native.connect(fdOf(app), fdOf(raw), k.clientToServer, k.serverToClient);
+        native.connect(fdOf(app), fdOf(raw), k.clientToServer, k.serverToClient, token);
         // Same turn: libuv cannot read from either fd between the dup and these closes.
         s.off('error', fail);
         s.on('error', () => undefined);
@@ -61,6 +85,19 @@ function outbound(listen, target, env) {
 
 function inbound(listen, target, env) {
   const secureContext = tls.createSecureContext({ ca: readFileSync(env.CA), cert: readFileSync(env.SERVER_CERT), key: readFileSync(env.SERVER_KEY) });
+  const allowed = new Set((env.NATIVE_PAIR_ALLOW ?? env.CLIENT_SPIFFE ?? '').split(',').filter(Boolean));
+  const connections = new Map(); // connection token -> { peer, src }
+  let lastConnection = 0;
+  if (hooked) {
+    native.hooks((token, connection) => {
+      const c = connections.get(connection);
+      const allow = c !== undefined && (allowed.size === 0 || allowed.has(c.peer));
+      const record = { src: c?.src, dst: `${target.host}:${target.port}`, peer: c?.peer ?? 'unknown', at: Date.now() };
+      audit({ ts: new Date(record.at).toISOString(), event: allow ? 'open' : 'deny', ...record });
+      if (allow) streams.set(token, record);
+      native.admit(token, allow);
+    }, auditEnded);
+  }
   net
     .createServer({ noDelay: true }, (raw) => {
       raw.on('error', () => undefined);
@@ -71,9 +108,12 @@ function inbound(listen, target, env) {
         // A bare TLSSocket leaves the chain check to its owner, as tls.Server does it.
         if (s._handle.verifyError() !== null || !s.getPeerCertificate().raw) return s.destroy();
         const k = keys(s);
+        const connection = ++lastConnection;
+        const san = s.getPeerCertificate().subjectaltname ?? '';
+        connections.set(connection, { peer: /URI:(spiffe:\/\/[^,]+)/.exec(san)?.[1] ?? 'none', src: `${raw.remoteAddress}:${raw.remotePort}` });
         s.write(READY, () => {
           // As in explicit mode, every stream goes to the application's port.
-          native.serve(fdOf(raw), k.serverToClient, k.clientToServer, target.port);
+          native.serve(fdOf(raw), k.serverToClient, k.clientToServer, target.port, connection);
           s.destroy(), raw.destroy();
         });
       });

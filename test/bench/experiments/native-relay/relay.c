@@ -5,10 +5,17 @@
  * that reuses each peer connection for one application connection after another. It asks
  * how far the proxy pair's figures move once the bytes stop passing through Node's streams.
  *
- *   connect(appFd, peerFd, sendKey, recvKey)   client: a new peer connection, first stream
- *   attach(appFd) -> boolean                   client: a stream on an idle peer connection
- *   serve(peerFd, sendKey, recvKey, backendPort) server: streams go to 127.0.0.1:backendPort
+ *   connect(appFd, peerFd, sendKey, recvKey, token)  client: a new peer connection, first stream
+ *   attach(appFd, token) -> boolean            client: a stream on an idle peer connection
+ *   serve(peerFd, sendKey, recvKey, backendPort, connectionToken)
+ *                                              server: streams go to 127.0.0.1:backendPort
  *   stats() -> { streams, failed, idle, connections }
+ *   hooks(decide, ended)                       optional, both sides: JavaScript's part
+ *     decide(token, connectionToken)  server: a stream was opened; answer admit(token, allow)
+ *     ended(token, sent, received, failed)  a stream is over (client tokens are the ones
+ *                            connect()/attach() were given; server tokens come from decide)
+ * With hooks, each stream costs what a sidecar's policy decision and audit records would:
+ * a call into JavaScript when it opens (server) and when it ends (both).
  * Every fd passed in is dup()ed here, so the caller may destroy its sockets at once.
  *
  * Records on the peer socket: header (type 1 byte, length 3 bytes big-endian: the ciphertext
@@ -55,7 +62,7 @@
 #define MAXREC (HDR + MAXPLAIN + TAG)
 #define MAX_IDLE 1024
 
-enum state { OPENING, RUNNING, IDLE, WAIT_OPEN, CONNECTING };
+enum state { OPENING, RUNNING, IDLE, WAIT_OPEN, DECIDING, CONNECTING };
 
 typedef struct relay relay;
 
@@ -86,6 +93,9 @@ struct relay {
   size_t clear_len, clear_off;
   int end_got;
   int pending_fd; /* client: the app fd attach() queued */
+  double token, pending_token, conn_token;
+  uint64_t sent, received; /* this stream's bytes, app -> peer and peer -> app */
+  relay *srv_next;         /* server: every live connection (relay thread only) */
   relay *next;    /* on the queue, or the list of dead relays */
   relay *pool_next;
 };
@@ -100,6 +110,13 @@ static relay *dead_relays;
 static end_t *dead_ends;
 static end_t wake_end;
 static double n_streams, n_failed, n_connections;
+static napi_threadsafe_function decide_fn, ended_fn;
+static int has_hooks;
+static double next_token;
+static relay *servers;
+typedef struct decision { double token; int allow; struct decision *next; } decision;
+static decision *decisions; /* admit() answers, under lock */
+typedef struct { double token, sent, received; int failed; } event_t; /* decide: sent = the connection's token */
 
 static void nonce(unsigned char iv[12], uint64_t seq) {
   memset(iv, 0, 4);
@@ -169,7 +186,16 @@ static void close_end(end_t *e) {
 }
 
 /* Ends the current stream (its app socket closes) and resets the stream's state. */
+static void report(napi_threadsafe_function fn, double token, double sent, double received, int failed) {
+  event_t *ev = malloc(sizeof *ev);
+  if (!ev) return;
+  ev->token = token, ev->sent = sent, ev->received = received, ev->failed = failed;
+  if (napi_call_threadsafe_function(fn, ev, napi_tsfn_nonblocking) != napi_ok) free(ev);
+}
+
 static void end_stream(relay *r, int failed) {
+  if (has_hooks) report(ended_fn, r->token, (double)r->sent, (double)r->received, failed);
+  r->sent = r->received = 0;
   close_end(r->plain);
   r->plain = NULL;
   r->out_len = r->out_off = 0;
@@ -196,6 +222,12 @@ static void kill_relay(relay *r) {
   }
   n_connections--;
   pthread_mutex_unlock(&lock);
+  for (relay **p = &servers; *p; p = &(*p)->srv_next)
+    if (*p == r) {
+      *p = r->srv_next;
+      break;
+    }
+  if (r->state == DECIDING && has_hooks) report(ended_fn, r->token, 0, 0, 1);
   r->dead = 1;
   epoll_ctl(epfd, EPOLL_CTL_DEL, r->peer.fd, NULL);
   close(r->peer.fd);
@@ -241,6 +273,7 @@ static int flush_clear(relay *r) {
     ssize_t w = send(r->plain->fd, r->clear + r->clear_off, r->clear_len - r->clear_off, MSG_NOSIGNAL);
     if (w < 0) return errno == EAGAIN ? 0 : -1;
     r->clear_off += (size_t)w;
+    r->received += (uint64_t)w;
   }
   r->clear_len = r->clear_off = 0;
   return 1;
@@ -248,9 +281,11 @@ static int flush_clear(relay *r) {
 
 /* plain -> peer while the stream runs. <0: the connection is broken. */
 static int pump_out(relay *r) {
+  int drained = 0; /* a short read: epoll (level-triggered) says when there is more */
   for (;;) {
     int f = flush_out(r);
     if (f <= 0) return f;
+    if (drained) return 1;
     if (r->state != RUNNING || r->end_sent) return 1;
     if (r->plain_eof) {
       if (seal(r, T_END, NULL, 0) < 0) return -EPROTO;
@@ -264,8 +299,21 @@ static int pump_out(relay *r) {
       r->plain_eof = 1;
       continue;
     }
+    r->sent += (uint64_t)n;
+    drained = (size_t)n < sizeof buf;
     if (seal(r, T_DATA, buf, (size_t)n) < 0) return -EPROTO;
   }
+}
+
+/* The stream is refused before it had an app socket (server). */
+static void refuse(relay *r) {
+  unsigned char refused = 1;
+  seal(r, T_STATUS, &refused, 1);
+  if (has_hooks) report(ended_fn, r->token, 0, 0, 1);
+  r->state = WAIT_OPEN;
+  pthread_mutex_lock(&lock);
+  n_streams++, n_failed++;
+  pthread_mutex_unlock(&lock);
 }
 
 static void start_backend(relay *r) {
@@ -275,11 +323,7 @@ static void start_backend(relay *r) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS)) {
     if (fd >= 0) close(fd);
-    unsigned char refused = 1;
-    seal(r, T_STATUS, &refused, 1);
-    pthread_mutex_lock(&lock);
-    n_streams++, n_failed++;
-    pthread_mutex_unlock(&lock);
+    refuse(r);
     return;
   }
   r->plain = add_end(r, fd, EPOLLOUT);
@@ -303,6 +347,7 @@ static void backend_ready(relay *r) {
 
 /* peer -> plain. <0: the connection is broken. */
 static int pump_in(relay *r) {
+  int drained = 0;
   for (;;) {
     if (r->clear_off < r->clear_len) {
       int f = flush_clear(r);
@@ -311,7 +356,7 @@ static int pump_in(relay *r) {
         r->clear_len = r->clear_off = 0;
       }
     }
-    if (r->state == CONNECTING || (r->state != RUNNING && r->out_len)) return 1; /* one control record at a time */
+    if (r->state == CONNECTING || r->state == DECIDING || (r->state != RUNNING && r->out_len)) return 1; /* one control record at a time */
     if (r->state == RUNNING && r->end_got) return 1; /* nothing more until the stream settles */
     if (r->in_len >= HDR) {
       size_t len = ((size_t)r->in[1] << 16) | ((size_t)r->in[2] << 8) | r->in[3];
@@ -327,6 +372,12 @@ static int pump_in(relay *r) {
           r->end_got = 1;
           if (!r->plain->closed) shutdown(r->plain->fd, SHUT_WR);
         } else if (type == T_OPEN && !r->is_client && r->state == WAIT_OPEN && !r->clear_len) {
+          if (has_hooks) {
+            r->state = DECIDING;
+            r->token = ++next_token;
+            report(decide_fn, r->token, r->conn_token, 0, 0);
+            return 1;
+          }
           start_backend(r);
         } else if (type == T_STATUS && r->is_client && r->state == OPENING && r->clear_len == 1) {
           int ok = r->clear[0] == 0;
@@ -344,9 +395,11 @@ static int pump_in(relay *r) {
         continue;
       }
     }
+    if (drained) return 1;
     ssize_t n = recv(r->peer.fd, r->in + r->in_len, MAXREC - r->in_len, 0);
     if (n < 0) return errno == EAGAIN ? 1 : -errno;
     if (n == 0) return -ECONNRESET;
+    drained = (size_t)n < MAXREC - r->in_len;
     r->in_len += (size_t)n;
   }
 }
@@ -410,7 +463,9 @@ static void step(relay *r, end_t *e, uint32_t events) {
     set_mask(r->plain, m);
   }
   uint32_t p = 0;
-  if (!clear_pending && !(r->state == RUNNING && r->end_got) && r->state != CONNECTING && !(r->state != RUNNING && out_pending)) p |= EPOLLIN;
+  if (!clear_pending && !(r->state == RUNNING && r->end_got) && r->state != CONNECTING && r->state != DECIDING &&
+      !(r->state != RUNNING && out_pending))
+    p |= EPOLLIN;
   if (out_pending) p |= EPOLLOUT;
   if (r->state == IDLE) p = EPOLLIN;
   set_mask(&r->peer, p);
@@ -423,11 +478,26 @@ static void arm_new(void) {
   pthread_mutex_lock(&lock);
   relay *r = queue;
   queue = NULL;
+  decision *d = decisions;
+  decisions = NULL;
   pthread_mutex_unlock(&lock);
+  while (d) {
+    decision *next = d->next;
+    for (relay *s = servers; s; s = s->srv_next) {
+      if (s->state != DECIDING || s->token != d->token) continue;
+      if (d->allow) start_backend(s);
+      else refuse(s);
+      step(s, NULL, 0);
+      break;
+    }
+    free(d);
+    d = next;
+  }
   while (r) {
     relay *next = r->next;
     if (!r->registered) { /* a new connection */
       r->registered = 1;
+      if (!r->is_client) r->srv_next = servers, servers = r;
       r->peer.mask = EPOLLIN;
       struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &r->peer};
       epoll_ctl(epfd, EPOLL_CTL_ADD, r->peer.fd, &ev);
@@ -435,6 +505,7 @@ static void arm_new(void) {
     if (r->is_client) {
       r->plain = add_end(r, r->pending_fd, 0);
       r->pending_fd = -1;
+      r->token = r->pending_token;
       r->state = OPENING;
       seal(r, T_OPEN, NULL, 0);
     }
@@ -508,30 +579,33 @@ static int get_key(napi_env env, napi_value v, void **key) {
 }
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   int32_t app_fd = -1, peer_fd = -1;
+  double token = 0;
   void *skey, *rkey;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok || napi_get_value_int32(env, argv[1], &peer_fd) != napi_ok ||
-      !get_key(env, argv[2], &skey) || !get_key(env, argv[3], &rkey)) {
-    napi_throw_type_error(env, NULL, "connect(appFd, peerFd, sendKey[32], recvKey[32])");
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok || napi_get_value_int32(env, argv[1], &peer_fd) != napi_ok ||
+      !get_key(env, argv[2], &skey) || !get_key(env, argv[3], &rkey) || napi_get_value_double(env, argv[4], &token) != napi_ok) {
+    napi_throw_type_error(env, NULL, "connect(appFd, peerFd, sendKey[32], recvKey[32], token)");
     return NULL;
   }
   pthread_once(&once, start);
   relay *r = new_relay(peer_fd, skey, rkey, 1);
   r->pending_fd = dup_fd(app_fd);
+  r->pending_token = token;
   enqueue(r);
   return NULL;
 }
 
 static napi_value js_attach(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
+  size_t argc = 2;
+  napi_value argv[2], result;
   int32_t app_fd = -1;
+  double token = 0;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "attach(appFd)");
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &app_fd) != napi_ok || napi_get_value_double(env, argv[1], &token) != napi_ok) {
+    napi_throw_type_error(env, NULL, "attach(appFd, token)");
     return NULL;
   }
   pthread_mutex_lock(&lock);
@@ -544,6 +618,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&lock);
   if (r) {
     r->pending_fd = dup_fd(app_fd);
+    r->pending_token = token;
     enqueue(r);
   }
   napi_get_boolean(env, r != NULL, &result);
@@ -551,20 +626,77 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_serve(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   int32_t peer_fd = -1, port = 0;
+  double conn_token = 0;
   void *skey, *rkey;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4 || napi_get_value_int32(env, argv[0], &peer_fd) != napi_ok || !get_key(env, argv[1], &skey) || !get_key(env, argv[2], &rkey) ||
+  if (argc < 5 || napi_get_value_double(env, argv[4], &conn_token) != napi_ok || napi_get_value_int32(env, argv[0], &peer_fd) != napi_ok || !get_key(env, argv[1], &skey) || !get_key(env, argv[2], &rkey) ||
       napi_get_value_int32(env, argv[3], &port) != napi_ok || port <= 0 || port > 65535) {
-    napi_throw_type_error(env, NULL, "serve(peerFd, sendKey[32], recvKey[32], backendPort)");
+    napi_throw_type_error(env, NULL, "serve(peerFd, sendKey[32], recvKey[32], backendPort, connectionToken)");
     return NULL;
   }
   pthread_once(&once, start);
   relay *r = new_relay(peer_fd, skey, rkey, 0);
   r->backend_port = htons((uint16_t)port);
+  r->conn_token = conn_token;
   enqueue(r);
+  return NULL;
+}
+
+static void call_event(napi_env env, napi_value cb, void *ctx, void *data) {
+  event_t *ev = data;
+  if (env && ev) {
+    napi_value argv[4], undef;
+    napi_get_undefined(env, &undef);
+    napi_create_double(env, ev->token, &argv[0]);
+    napi_create_double(env, ev->sent, &argv[1]);
+    napi_create_double(env, ev->received, &argv[2]);
+    napi_get_boolean(env, ev->failed != 0, &argv[3]);
+    napi_call_function(env, undef, cb, 4, argv, NULL);
+  }
+  free(ev);
+}
+
+static napi_value js_hooks(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], name;
+  napi_valuetype t0, t1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_typeof(env, argv[0], &t0) != napi_ok || napi_typeof(env, argv[1], &t1) != napi_ok || t0 != napi_function ||
+      t1 != napi_function || has_hooks) {
+    napi_throw_type_error(env, NULL, "hooks(decide, ended), once");
+    return NULL;
+  }
+  napi_create_string_utf8(env, "relay-hooks", NAPI_AUTO_LENGTH, &name);
+  napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_event, &decide_fn);
+  napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_event, &ended_fn);
+  napi_unref_threadsafe_function(env, decide_fn);
+  napi_unref_threadsafe_function(env, ended_fn);
+  has_hooks = 1;
+  return NULL;
+}
+
+static napi_value js_admit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double token = 0;
+  bool allow = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_double(env, argv[0], &token) != napi_ok || napi_get_value_bool(env, argv[1], &allow) != napi_ok) {
+    napi_throw_type_error(env, NULL, "admit(token, allow)");
+    return NULL;
+  }
+  decision *d = malloc(sizeof *d);
+  d->token = token;
+  d->allow = allow;
+  pthread_mutex_lock(&lock);
+  d->next = decisions;
+  decisions = d;
+  pthread_mutex_unlock(&lock);
+  uint64_t one = 1;
+  if (write(wake, &one, sizeof one) < 0) abort();
   return NULL;
 }
 
@@ -583,7 +715,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
-      {"connect", js_connect}, {"attach", js_attach}, {"serve", js_serve}, {"stats", js_stats}};
+      {"connect", js_connect}, {"attach", js_attach}, {"serve", js_serve},
+      {"stats", js_stats},     {"hooks", js_hooks},   {"admit", js_admit}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
