@@ -70,7 +70,7 @@ typedef struct relay relay;
  * and freed only after the epoll batch, so a stale event in the batch finds it closed. */
 typedef struct end_s {
   relay *r;
-  int fd, closed;
+  int fd, closed, hup; /* hup: off epoll, read to its end by pump_out */
   uint32_t mask;
   struct end_s *next; /* on the list of closed ends */
 } end_t;
@@ -160,7 +160,7 @@ static int open_record(relay *r, size_t len) {
 }
 
 static void set_mask(end_t *e, uint32_t want) {
-  if (!e || e->closed || e->mask == want) return;
+  if (!e || e->closed || e->hup || e->mask == want) return;
   struct epoll_event ev = {.events = want, .data.ptr = e};
   epoll_ctl(epfd, EPOLL_CTL_MOD, e->fd, &ev);
   e->mask = want;
@@ -300,7 +300,7 @@ static int pump_out(relay *r) {
       continue;
     }
     r->sent += (uint64_t)n;
-    drained = (size_t)n < sizeof buf;
+    drained = !r->plain->hup && (size_t)n < sizeof buf;
     if (seal(r, T_DATA, buf, (size_t)n) < 0) return -EPROTO;
   }
 }
@@ -428,11 +428,18 @@ static void step(relay *r, end_t *e, uint32_t events) {
   if (r->dead || (e && e->closed)) return;
   if (e && e == r->plain && r->state == CONNECTING) {
     backend_ready(r);
-  } else if (e && e == r->plain && (events & (EPOLLHUP | EPOLLERR)) && r->state == RUNNING) {
-    /* The app reset its socket: stop watching it (HUP would fire until the stream settles),
+  } else if (e && e == r->plain && (events & EPOLLERR) && r->state == RUNNING) {
+    /* The app reset its socket: stop watching it (ERR would fire until the stream settles),
      * end this direction, and drop what the peer still sends for it. */
     r->plain_eof = 1;
     close_end(r->plain);
+  } else if (e && e == r->plain && (events & EPOLLHUP) && r->state == RUNNING && !e->hup) {
+    /* Shut both ways (its FIN came after our END's shutdown), but what it sent before its FIN
+     * may still be queued. Level-triggered HUP would fire on every wake-up until then, so the
+     * socket leaves epoll; pump_out, run whenever the peer socket can take more, reads it to
+     * its end. */
+    e->hup = 1;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, e->fd, NULL);
   } else if (e == &r->peer && r->state == IDLE) {
     pthread_mutex_lock(&lock);
     int pooled = r->in_pool;
