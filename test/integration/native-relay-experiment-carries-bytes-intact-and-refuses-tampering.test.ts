@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +125,8 @@ native.describe('native relay experiment', () => {
 
   beforeAll(async () => {
     const relayDir = join(experiments, 'native-relay');
-    if (!existsSync(join(relayDir, 'build/Release/native_relay.node'))) {
+    const built = join(relayDir, 'build/Release/native_relay.node');
+    if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(relayDir, 'relay.c')).mtimeMs) {
       const gyp = join(ROOT, 'node_modules/.bin/node-gyp');
       const args = ['rebuild', ...(existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [])];
       execFileSync(gyp, args, { cwd: relayDir, stdio: 'pipe' });

@@ -235,6 +235,15 @@ static void kill_relay(relay *r) {
   dead_relays = r;
 }
 
+static void free_relay(relay *r) {
+  EVP_CIPHER_CTX_free(r->seal);
+  EVP_CIPHER_CTX_free(r->open);
+  free(r->out);
+  free(r->in);
+  free(r->clear);
+  free(r);
+}
+
 static void bury(void) {
   while (dead_ends) {
     end_t *e = dead_ends;
@@ -244,12 +253,7 @@ static void bury(void) {
   while (dead_relays) {
     relay *r = dead_relays;
     dead_relays = r->next;
-    EVP_CIPHER_CTX_free(r->seal);
-    EVP_CIPHER_CTX_free(r->open);
-    free(r->out);
-    free(r->in);
-    free(r->clear);
-    free(r);
+    free_relay(r);
   }
 }
 
@@ -560,24 +564,35 @@ static void enqueue(relay *r) {
 
 static int dup_fd(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
+/* NULL (nothing allocated, no fd kept) when memory, the cipher or dup() fails. */
 static relay *new_relay(int peer_fd, const void *skey, const void *rkey, int is_client) {
   relay *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
   r->out = malloc(MAXREC);
   r->in = malloc(MAXREC);
   r->clear = malloc(MAXPLAIN);
   r->seal = EVP_CIPHER_CTX_new();
   r->open = EVP_CIPHER_CTX_new();
-  EVP_EncryptInit_ex(r->seal, EVP_aes_256_gcm(), NULL, skey, NULL);
-  EVP_DecryptInit_ex(r->open, EVP_aes_256_gcm(), NULL, rkey, NULL);
+  r->peer.fd = -1;
+  if (!r->out || !r->in || !r->clear || !r->seal || !r->open || !EVP_EncryptInit_ex(r->seal, EVP_aes_256_gcm(), NULL, skey, NULL) ||
+      !EVP_DecryptInit_ex(r->open, EVP_aes_256_gcm(), NULL, rkey, NULL) || (r->peer.fd = dup_fd(peer_fd)) < 0) {
+    free_relay(r);
+    return NULL;
+  }
   r->is_client = is_client;
   r->peer.r = r;
-  r->peer.fd = dup_fd(peer_fd);
   r->pending_fd = -1;
   r->state = is_client ? OPENING : WAIT_OPEN;
   pthread_mutex_lock(&lock);
   n_connections++;
   pthread_mutex_unlock(&lock);
   return r;
+}
+
+static void uncount(void) {
+  pthread_mutex_lock(&lock);
+  n_connections--;
+  pthread_mutex_unlock(&lock);
 }
 
 static int get_key(napi_env env, napi_value v, void **key) {
@@ -599,7 +614,13 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   }
   pthread_once(&once, start);
   relay *r = new_relay(peer_fd, skey, rkey, 1);
-  r->pending_fd = dup_fd(app_fd);
+  int app = r ? dup_fd(app_fd) : -1;
+  if (app < 0) {
+    if (r) close(r->peer.fd), free_relay(r), uncount();
+    napi_throw_error(env, NULL, "connect: out of memory or file descriptors");
+    return NULL;
+  }
+  r->pending_fd = app;
   r->pending_token = token;
   enqueue(r);
   return NULL;
@@ -626,7 +647,15 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   if (r) {
     r->pending_fd = dup_fd(app_fd);
     r->pending_token = token;
-    enqueue(r);
+    if (r->pending_fd < 0) {
+      /* No fd for the stream: the connection goes back to the pool, the caller dials anew. */
+      pthread_mutex_lock(&lock);
+      r->pool_next = pool, pool = r, pool_size++, r->in_pool = 1;
+      pthread_mutex_unlock(&lock);
+      r = NULL;
+    } else {
+      enqueue(r);
+    }
   }
   napi_get_boolean(env, r != NULL, &result);
   return result;
@@ -646,6 +675,10 @@ static napi_value js_serve(napi_env env, napi_callback_info info) {
   }
   pthread_once(&once, start);
   relay *r = new_relay(peer_fd, skey, rkey, 0);
+  if (!r) {
+    napi_throw_error(env, NULL, "serve: out of memory or file descriptors");
+    return NULL;
+  }
   r->backend_port = htons((uint16_t)port);
   r->conn_token = conn_token;
   enqueue(r);
