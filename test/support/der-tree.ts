@@ -90,6 +90,19 @@ export function isCanonicalDer(buf: Buffer, open: (root: DerNode) => void = () =
   }
 }
 
+/**
+ * A deep copy of `n` as it stands, forged lengths and opened values included. (Copying by
+ * encoding and parsing again fails once a forged length no longer matches its content.)
+ */
+export function cloneDer(n: DerNode): DerNode {
+  const c: DerNode = { tag: n.tag };
+  if (n.children) c.children = n.children.map(cloneDer);
+  if (n.content) c.content = Buffer.from(n.content);
+  if (n.wrapped) c.wrapped = cloneDer(n.wrapped);
+  if (n.lengthBytes) c.lengthBytes = [...n.lengthBytes];
+  return c;
+}
+
 /** Every node, depth first, the root first; wrapped values included. */
 export function allNodes(root: DerNode): DerNode[] {
   const out: DerNode[] = [];
@@ -101,5 +114,3 @@ export function allNodes(root: DerNode): DerNode[] {
   visit(root);
   return out;
 }
-
-export const cloneDer = (n: DerNode): DerNode => parseDer(encodeDer(n));

@@ -35,7 +35,7 @@ import { OID } from '../../../src/pki/oids.js';
 import { createTestPki, type TestPki } from '../../support/test-ca.js';
 import { TokenAuthority } from '../../support/token-authority.js';
 import { CsrForge, dnsName, oid, uriName, type CsrParts } from '../../support/csr-forge.js';
-import { allNodes, encodeDer, isCanonicalDer, openOctetString, parseDer, type DerNode } from '../../support/der-tree.js';
+import { allNodes, cloneDer, encodeDer, isCanonicalDer, openOctetString, parseDer, type DerNode } from '../../support/der-tree.js';
 import { TokenCache } from '../../../src/identity/validators/token-cache.js';
 
 const RUNS = Number(process.env.LANYARD_FUZZ_RUNS ?? 300);
@@ -172,7 +172,7 @@ function applyTreeOp(root: DerNode, t: TreeOp): void {
       } else if (kids.length) {
         const i = t.pos % kids.length;
         if (t.op === 'remove') kids.splice(i, 1);
-        else kids.splice(i, 0, parseDer(encodeDer(kids[i])));
+        else kids.splice(i, 0, cloneDer(kids[i]));
       }
       return;
     }

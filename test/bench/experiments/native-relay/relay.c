@@ -374,7 +374,10 @@ static int pump_in(relay *r) {
           continue;
         } else if (type == T_END && r->state == RUNNING && !r->end_got && !r->clear_len) {
           r->end_got = 1;
-          if (!r->plain->closed) shutdown(r->plain->fd, SHUT_WR);
+          /* When this END completes the stream, settle() closes the app socket after pooling
+           * the connection, so the app cannot see its end before the connection is idle. */
+          int complete = r->end_sent && r->out_len == 0;
+          if (!complete && !r->plain->closed) shutdown(r->plain->fd, SHUT_WR);
         } else if (type == T_OPEN && !r->is_client && r->state == WAIT_OPEN && !r->clear_len) {
           if (has_hooks) {
             r->state = DECIDING;
@@ -408,10 +411,13 @@ static int pump_in(relay *r) {
   }
 }
 
-/* The stream is over: the connection goes idle (pooled, or waiting for OPEN). */
+/* The stream is over: the connection goes idle (pooled, or waiting for OPEN). A client's
+ * connection is pooled before its app socket closes, so an application that connects again
+ * as soon as it sees the close finds the connection idle. attach() only queues it, and the
+ * queue is armed after this epoll batch, when the stream's state is reset. */
 static void settle(relay *r, int failed) {
-  end_stream(r, failed);
   if (!r->is_client) {
+    end_stream(r, failed);
     r->state = WAIT_OPEN;
     return;
   }
@@ -425,6 +431,7 @@ static void settle(relay *r, int failed) {
     r->in_pool = 1;
   }
   pthread_mutex_unlock(&lock);
+  end_stream(r, failed);
   if (!keep) kill_relay(r);
 }
 
