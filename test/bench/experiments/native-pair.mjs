@@ -50,7 +50,6 @@ function auditEnded(token, sent, received, failed) {
   audit({ ts: new Date().toISOString(), event: 'close', ...s, sent, received, failed, duration_ms: Date.now() - s.at });
 }
 
-
 function outbound(listen, target, env) {
   const secureContext = tls.createSecureContext({ ca: readFileSync(env.CA), cert: readFileSync(env.CLIENT_CERT), key: readFileSync(env.CLIENT_KEY) });
   if (hooked) native.hooks(() => undefined, auditEnded);
@@ -66,14 +65,17 @@ function outbound(listen, target, env) {
       if (native.attach(fdOf(app), token)) return app.destroy();
       const raw = net.connect({ host: target.host, port: target.port, noDelay: true });
       const s = tls.connect({ socket: raw, secureContext, servername: env.SERVER_NAME, ALPNProtocols: [ALPN] });
-      const fail = () => (app.destroy(), s.destroy(), raw.destroy());
+      let handedOff = false;
+      // Before the hand-off, a failed handshake or an application that left ends the stream here.
+      const fail = () => (auditEnded(token, 0, 0, true), app.destroy(), s.destroy(), raw.destroy());
       s.once('error', fail);
-      app.once('close', () => s.destroy());
+      app.once('close', () => handedOff || fail());
       s.once('data', (b) => {
         s._handle.readStop();
         if (!b.equals(READY)) return fail();
         const k = keys(s);
         native.connect(fdOf(app), fdOf(raw), k.clientToServer, k.serverToClient, token);
+        handedOff = true;
         // Same turn: libuv cannot read from either fd between the dup and these closes.
         s.off('error', fail);
         s.on('error', () => undefined);
