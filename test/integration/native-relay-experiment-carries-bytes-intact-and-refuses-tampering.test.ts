@@ -3,7 +3,7 @@
  * measured against nginx, so its figures count only if it does the job: bytes intact both
  * ways, half-close carried, peer connections reused, a stream the server's decision refuses
  * never reaching the backend, and a flipped bit on the wire ending the stream instead of
- * reaching the application. Real processes on loopback, real mutual TLS (an openssl PKI made
+ * reaching the application. Real processes on loopback, real mutual TLS (a test PKI made
  * here), a TCP forwarder between the two proxies that can corrupt what it carries.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -13,8 +13,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
+import { freePort, tryConnect, unusualLeaf, waitUntil } from '../support/mesh-harness.js';
 import { requires } from '../support/requires.js';
-import { until } from '../support/until.js';
+import { createTestPki } from '../support/test-ca.js';
 
 const experiments = join(ROOT, 'test/bench/experiments');
 const CLIENT_ID = 'spiffe://test.local/ns/default/sa/frontend';
@@ -26,21 +27,7 @@ interface Proxy {
   records(): Array<Record<string, unknown>>;
 }
 
-/** Resolves once something accepts connections on `port`; fails after 10 s naming `what`. */
-async function listening(port: number, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true))).once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > deadline) throw new Error(`timed out after 10000ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const native = requires('native addon', 'openssl');
+const native = requires('native addon');
 
 native.describe('native relay experiment', () => {
   let dir: string;
@@ -50,14 +37,6 @@ native.describe('native relay experiment', () => {
   const env: Record<string, string> = {};
   /** When set, the forwarder flips one bit in the next chunk it carries towards the inbound proxy. */
   let corruptNext = false;
-
-  const freePort = async (): Promise<number> => {
-    const s = net.createServer().listen(0, '127.0.0.1');
-    await new Promise((r) => s.once('listening', r));
-    const port = (s.address() as net.AddressInfo).port;
-    await new Promise((r) => s.close(r));
-    return port;
-  };
 
   const start = async (mode: 'inbound' | 'outbound', listen: number, target: number, extra: Record<string, string> = {}): Promise<Proxy> => {
     const child = spawn(process.execPath, [join(experiments, 'native-pair.mjs'), mode, `127.0.0.1:${listen}`, `127.0.0.1:${target}`], {
@@ -76,7 +55,7 @@ native.describe('native relay experiment', () => {
     child.stdout!.on('data', (b: Buffer) => (p.out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => process.stderr.write(`${mode}: ${b}`));
     proxies.push(p);
-    await listening(listen, `${mode} listening on ${listen}`);
+    await waitUntil(async () => (await tryConnect(listen)) === 'connected', `${mode} listening on ${listen}`);
     return p;
   };
 
@@ -132,15 +111,13 @@ native.describe('native relay experiment', () => {
       execFileSync(gyp, args, { cwd: relayDir, stdio: 'pipe' });
     }
     dir = mkdtempSync(join(tmpdir(), 'native-relay-'));
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=test anchor', '-days', '1');
-    for (const [name, san] of [
-      ['server', `DNS:${SERVER_NAME}`],
-      ['client', `URI:${CLIENT_ID}`],
-    ]) {
-      writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n`);
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    const pki = await createTestPki();
+    const server = await unusualLeaf({ issuerCert: pki.issuerCert, issuerKey: pki.issuerKey, dns: [SERVER_NAME] });
+    const client = await unusualLeaf({ issuerCert: pki.issuerCert, issuerKey: pki.issuerKey, uris: [CLIENT_ID] });
+    writeFileSync(join(dir, 'ca.crt'), pki.anchor.certPem);
+    for (const [name, leaf] of [['server', server], ['client', client]] as const) {
+      writeFileSync(join(dir, `${name}.crt`), leaf.certPem + leaf.chainPem); // the chain, as a sidecar sends it
+      writeFileSync(join(dir, `${name}.key`), leaf.keyPem, { mode: 0o600 });
     }
     Object.assign(env, {
       CA: join(dir, 'ca.crt'),
@@ -191,14 +168,14 @@ native.describe('native relay experiment', () => {
     // The inbound side writes a stream's close record once it has settled, which can be after
     // the client saw its end: start counting when every earlier stream has its close record.
     const count = (event: string) => inbound.records().filter((r) => r.event === event).length;
-    await until(() => count('open') === count('close'), 'a close record for every earlier stream');
+    await waitUntil(() => count('open') === count('close'), 'a close record for every earlier stream');
     const before = inbound.records().length;
     for (let i = 0; i < 20; i++) {
       const data = randomBytes(1000 + i);
       const r = await exchange(outboundPort, data);
       expect(r.back.equals(data)).toBe(true);
     }
-    await until(() => inbound.records().length >= before + 40, '40 more inbound audit records');
+    await waitUntil(() => inbound.records().length >= before + 40, '40 more inbound audit records');
     const recs = inbound.records().slice(before);
     const closes = recs.filter((r) => r.event === 'close');
     expect(recs.filter((r) => r.event === 'open')).toHaveLength(20);
@@ -215,7 +192,7 @@ native.describe('native relay experiment', () => {
     });
     const r = await exchange(deniedPort, Buffer.from('hello'));
     expect(r.back.length).toBe(0);
-    await until(() => denying.records().some((x) => x.event === 'deny'), 'a deny record');
+    await waitUntil(() => denying.records().some((x) => x.event === 'deny'), 'a deny record');
     expect(denying.records().find((x) => x.event === 'deny')).toMatchObject({ peer: CLIENT_ID });
     expect(await reached).toBe(false);
   }, 30_000);
@@ -237,7 +214,7 @@ native.describe('native relay experiment', () => {
       s.write(second);
     });
     expect(r.back.equals(first)).toBe(true); // what came back is exactly the untouched part
-    await until(() => inbound.records().some((x) => x.event === 'close' && x.failed === true && x.sent === first.length), 'a failed close record');
+    await waitUntil(() => inbound.records().some((x) => x.event === 'close' && x.failed === true && x.sent === first.length), 'a failed close record');
     // The pair still works for the next connection (a new peer connection).
     const again = randomBytes(2048);
     expect((await exchange(outboundPort, again)).back.equals(again)).toBe(true);

@@ -27,6 +27,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { runPair } from './pair-cli.mjs';
 
 const native = createRequire(import.meta.url)('./native-relay/build/Release/native_relay.node');
 const ALPN = 'lanyard.native.experiment';
@@ -124,11 +125,4 @@ function inbound(listen, target, env) {
   if (env.NATIVE_PAIR_DEBUG) setInterval(() => console.error(JSON.stringify(native.stats())), 2000).unref();
 }
 
-const [mode, listenAt, targetAt] = process.argv.slice(2);
-const hostPort = (s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
-if (mode === 'outbound') outbound(hostPort(listenAt), hostPort(targetAt), process.env);
-else if (mode === 'inbound') inbound(hostPort(listenAt), hostPort(targetAt), process.env);
-else {
-  console.error('usage: native-pair.mjs outbound|inbound LISTEN_HOST:PORT TARGET_HOST:PORT');
-  process.exit(2);
-}
+runPair('native-pair.mjs', { outbound, inbound });

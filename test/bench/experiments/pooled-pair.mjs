@@ -21,6 +21,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { runPair } from './pair-cli.mjs';
 
 const ALPN = 'lanyard.pooled.experiment';
 const OPEN = 1, STATUS = 2, DATA = 3, END = 4;
@@ -206,11 +207,4 @@ function inbound(listen, target, env) {
   server.on('tlsClientError', () => undefined).listen(listen.port, listen.host);
 }
 
-const [mode, listenAt, targetAt] = process.argv.slice(2);
-const hostPort = (s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
-if (mode === 'outbound') outbound(hostPort(listenAt), hostPort(targetAt), process.env);
-else if (mode === 'inbound') inbound(hostPort(listenAt), hostPort(targetAt), process.env);
-else {
-  console.error('usage: pooled-pair.mjs outbound|inbound LISTEN_HOST:PORT TARGET_HOST:PORT');
-  process.exit(2);
-}
+runPair('pooled-pair.mjs', { outbound, inbound });

@@ -193,6 +193,13 @@ static void report(napi_threadsafe_function fn, double token, double sent, doubl
   if (napi_call_threadsafe_function(fn, ev, napi_tsfn_nonblocking) != napi_ok) free(ev);
 }
 
+static void count_stream(int failed) {
+  pthread_mutex_lock(&lock);
+  n_streams++;
+  if (failed) n_failed++;
+  pthread_mutex_unlock(&lock);
+}
+
 static void end_stream(relay *r, int failed) {
   if (has_hooks) report(ended_fn, r->token, (double)r->sent, (double)r->received, failed);
   r->sent = r->received = 0;
@@ -201,10 +208,7 @@ static void end_stream(relay *r, int failed) {
   r->out_len = r->out_off = 0;
   r->clear_len = r->clear_off = 0;
   r->plain_eof = r->end_sent = r->end_got = 0;
-  pthread_mutex_lock(&lock);
-  n_streams++;
-  if (failed) n_failed++;
-  pthread_mutex_unlock(&lock);
+  count_stream(failed);
 }
 
 static void kill_relay(relay *r) {
@@ -315,9 +319,7 @@ static void refuse(relay *r) {
   seal(r, T_STATUS, &refused, 1);
   if (has_hooks) report(ended_fn, r->token, 0, 0, 1);
   r->state = WAIT_OPEN;
-  pthread_mutex_lock(&lock);
-  n_streams++, n_failed++;
-  pthread_mutex_unlock(&lock);
+  count_stream(1);
 }
 
 static void start_backend(relay *r) {
@@ -515,6 +517,9 @@ static void arm_new(void) {
     relay *next = r->next;
     if (!r->registered) { /* a new connection */
       r->registered = 1;
+      pthread_mutex_lock(&lock);
+      n_connections++;
+      pthread_mutex_unlock(&lock);
       if (!r->is_client) r->srv_next = servers, servers = r;
       r->peer.mask = EPOLLIN;
       struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &r->peer};
@@ -560,13 +565,18 @@ static void start(void) {
   pthread_create(&t, &a, loop, NULL);
 }
 
+/* Wakes the relay thread to arm the queue and apply the decisions. */
+static void wake_relay(void) {
+  uint64_t one = 1;
+  if (write(wake, &one, sizeof one) < 0) abort();
+}
+
 static void enqueue(relay *r) {
   pthread_mutex_lock(&lock);
   r->next = queue;
   queue = r;
   pthread_mutex_unlock(&lock);
-  uint64_t one = 1;
-  if (write(wake, &one, sizeof one) < 0) abort();
+  wake_relay();
 }
 
 static int dup_fd(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
@@ -590,16 +600,7 @@ static relay *new_relay(int peer_fd, const void *skey, const void *rkey, int is_
   r->peer.r = r;
   r->pending_fd = -1;
   r->state = is_client ? OPENING : WAIT_OPEN;
-  pthread_mutex_lock(&lock);
-  n_connections++;
-  pthread_mutex_unlock(&lock);
   return r;
-}
-
-static void uncount(void) {
-  pthread_mutex_lock(&lock);
-  n_connections--;
-  pthread_mutex_unlock(&lock);
 }
 
 static int get_key(napi_env env, napi_value v, void **key) {
@@ -623,7 +624,7 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   relay *r = new_relay(peer_fd, skey, rkey, 1);
   int app = r ? dup_fd(app_fd) : -1;
   if (app < 0) {
-    if (r) close(r->peer.fd), free_relay(r), uncount();
+    if (r) close(r->peer.fd), free_relay(r);
     napi_throw_error(env, NULL, "connect: out of memory or file descriptors");
     return NULL;
   }
@@ -736,14 +737,17 @@ static napi_value js_admit(napi_env env, napi_callback_info info) {
     return NULL;
   }
   decision *d = malloc(sizeof *d);
+  if (!d) {
+    napi_throw_error(env, NULL, "admit: out of memory");
+    return NULL;
+  }
   d->token = token;
   d->allow = allow;
   pthread_mutex_lock(&lock);
   d->next = decisions;
   decisions = d;
   pthread_mutex_unlock(&lock);
-  uint64_t one = 1;
-  if (write(wake, &one, sizeof one) < 0) abort();
+  wake_relay();
   return NULL;
 }
 
