@@ -44,6 +44,94 @@ export interface NativeAddon {
   mallocTrim?(): boolean;
 }
 
+/** The addon with its relay (absent from an addon built before it existed). */
+export function nativeRelay(): NativeRelay | null {
+  const a = loadNative() as (NativeAddon & Partial<NativeRelay>) | null;
+  return a && typeof a.relayInit === 'function' ? (a as unknown as NativeRelay) : null;
+}
+
+/** What the relay tells JavaScript: `onEvent(kind, id, a, b, c, d)`; see RelayEvent for each kind's arguments. */
+export type RelayEventHandler = (kind: number, id: number, a: number, b: number, c: number, d: number) => void;
+
+/** Event kinds and reasons of the relay (proxy/native/src/relay.c). */
+export const RelayEvent = {
+  /** Server: (stream, connection, port): an OPEN arrived; answer with relayAdmit. */
+  DECIDE: 1,
+  /** (stream): client: the peer connected the application; server: the application is connected. */
+  STARTED: 2,
+  /** (stream, fromApp, toApp, reason, detail): the stream is over; reason is a RelayEnd. */
+  ENDED: 3,
+  /** (connection, reason, streamsCarried): the connection is gone; reason is a RelayClosed. */
+  CLOSED: 4,
+} as const;
+
+export const RelayEnd = {
+  DONE: 0,
+  APP_RESET: 1,
+  PEER_CLOSED: 2,
+  BAD_RECORD: 3,
+  IDLE: 4,
+  /** Client: the peer answered a non-zero status (detail). */
+  REFUSED: 5,
+  /** Server: connecting the application failed (detail: errno). */
+  APP_CONNECT: 6,
+  STATUS_TIMEOUT: 7,
+  /** Client: the connection failed before the peer answered; nothing was read from the app, which may be dialled anew. */
+  RETRY: 8,
+  CLOSED: 9,
+  /** Server: relayAdmit refused it with a status (detail). */
+  DENIED: 10,
+  NO_RESOURCES: 11,
+  KEEPALIVE: 12,
+} as const;
+
+export const RelayClosed = {
+  IDLE: 0,
+  PEER_CLOSED: 1,
+  BAD_RECORD: 2,
+  KEEPALIVE: 3,
+  CLOSED_BY_CALLER: 4,
+  STREAM_FAILED: 5,
+  NO_RESOURCES: 6,
+} as const;
+
+export interface RelayOptions {
+  idleMs?: number;
+  poolIdleMs?: number;
+  statusTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  keepaliveMs?: number;
+  maxIdle?: number;
+  rekeyAfterRecords?: number;
+}
+
+export interface RelayStats {
+  connections: number;
+  idle: number;
+  streams: number;
+  failed: number;
+  rekeys: number;
+  pings: number;
+}
+
+/**
+ * The relay transport's data path: one native thread carries the bytes of connections whose
+ * mutual-TLS handshake Node made, in records sealed with keys from the TLS exporter. Every
+ * fd is dup()ed; the caller keeps its own.
+ */
+export interface NativeRelay {
+  relayInit(onEvent: RelayEventHandler, options: RelayOptions): void;
+  relayConnect(appFd: number, peerFd: number, sendKey: Uint8Array, recvKey: Uint8Array, connection: number, poolKey: number, stream: number, port: number): void;
+  /** The connection taken from `poolKey`'s pool for the stream, or 0 when none is idle. */
+  relayAttach(appFd: number, poolKey: number, stream: number, port: number): number;
+  relayServe(peerFd: number, sendKey: Uint8Array, recvKey: Uint8Array, connection: number): void;
+  /** Status 0: connect the application at host:port; otherwise refuse the stream with that status. */
+  relayAdmit(stream: number, status: number, host: string, port: number): void;
+  relayClose(connection: number, graceful: boolean): void;
+  relayDropPool(poolKey: number): void;
+  relayStats(): RelayStats;
+}
+
 export interface NativeStatus {
   loaded: boolean;
   /** When not loaded: what is missing and how to build it. */
