@@ -59,3 +59,14 @@ int lanyard_get_fd(napi_env env, napi_value value, const char *name, int *out) {
   *out = (int)d;
   return 1;
 }
+
+int lanyard_get_integer(napi_env env, napi_value value, const char *name, double min, double max, double *out) {
+  napi_valuetype t;
+  double d = 0;
+  char expected[96];
+  snprintf(expected, sizeof expected, "an integer from %.0f to %.0f", min, max);
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_number || napi_get_value_double(env, value, &d) != napi_ok) return throw_type(env, name, expected);
+  if (!isfinite(d) || d < min || d > max || d != floor(d)) return throw_type(env, name, expected);
+  *out = d;
+  return 1;
+}

@@ -30,9 +30,21 @@ int lanyard_get_string(napi_env env, napi_value value, const char *name, char *b
 /* Reads a non-negative int32; throws TypeError naming `name` otherwise. */
 int lanyard_get_fd(napi_env env, napi_value value, const char *name, int *out);
 
+/* Reads an integral number from min to max (ids, ports, milliseconds: exact as doubles below
+ * 2^53); throws TypeError naming `name` otherwise. */
+int lanyard_get_integer(napi_env env, napi_value value, const char *name, double min, double max, double *out);
+
 napi_value lanyard_ecdsa_verify(napi_env env, napi_callback_info info);
 napi_value lanyard_original_dst(napi_env env, napi_callback_info info);
 napi_value lanyard_malloc_trim(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_init(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_connect(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_attach(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_serve(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_admit(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_close(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_drop_pool(napi_env env, napi_callback_info info);
+napi_value lanyard_relay_stats(napi_env env, napi_callback_info info);
 int lanyard_ecdsa_init(void);
 
 #endif
