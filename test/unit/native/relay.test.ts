@@ -398,6 +398,29 @@ native.describe('native relay', () => {
     expect(relay.relayAttach(socketFd(pair.app), conn.poolKey, nextId(), 80)).toBe(0);
   });
 
+  test('relayDropPool closes the idle connections of that pool only', async () => {
+    const app = await backend((req) => req);
+    const admit = (stream: number) => relay.relayAdmit(stream, 0, '127.0.0.1', app.port);
+    const [dropped, kept] = await Promise.all([peerConnection(relay, admit), peerConnection(relay, admit)]);
+    for (const conn of [dropped, kept]) {
+      const pair = await appPair();
+      const stream = nextId();
+      const echo = collect(pair.user);
+      conn.connect(pair.app, stream, 80);
+      pair.user.end('x');
+      await echo;
+      await ended(stream);
+    }
+    relay.relayDropPool(dropped.poolKey);
+    expect(await closed(dropped.clientConn)).toMatchObject({ a: RelayClosed.CLOSED_BY_CALLER, b: 1 });
+    const probe = await appPair();
+    expect(relay.relayAttach(socketFd(probe.app), dropped.poolKey, nextId(), 80)).toBe(0);
+    const stream = nextId();
+    expect(relay.relayAttach(socketFd(probe.app), kept.poolKey, stream, 80)).toBe(kept.clientConn);
+    relay.relayClose(kept.clientConn, false);
+    expect(await ended(stream)).toMatchObject({ c: RelayEnd.CLOSED });
+  });
+
   test('relayClose(graceful) while a stream runs: the stream finishes DONE, then the connection closes', async () => {
     const app = await backend((req) => req);
     const conn = await peerConnection(relay, (stream) => relay.relayAdmit(stream, 0, '127.0.0.1', app.port));
