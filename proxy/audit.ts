@@ -38,8 +38,8 @@ export interface ConnectionRecord {
   /** Outbound: the identity the upstream had to present (verified only when allowed). */
   expectedIdentity?: string | null;
   tls: boolean;
-  /** Default: `tls` when tls, else `tcp`; a session is always `mux`. */
-  transport?: 'tcp' | 'tls' | 'mux';
+  /** Default: `tls` when tls, else `tcp`; a session is `mux` unless it says `relay`. */
+  transport?: 'tcp' | 'tls' | 'mux' | 'relay';
   /** Inbound multiplexed streams and sessions: the session's id. */
   session?: string | null;
   src: string;

@@ -64,6 +64,8 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Offer the multiplexed transport to upstream proxies. */
   multiplex: boolean;
+  /** Offer and serve the relay transport (proxy/relay; needs the native addon), before mux. */
+  relay: boolean;
   /** The app's kubelet probes injection moved to the admin port (admin path -> probe). Default none. */
   appProbes: AppProbes;
   /** Where app probes are sent: the pod's IP, as the kubelet sends them. Default 127.0.0.1. */
@@ -109,6 +111,7 @@ export const PROXY_ENV: Record<string, [string | undefined, string]> = {
   LANYARD_PROXY_REISSUE_WINDOW: ['60s', "after the identity service's issuer changes, re-certify at a random moment within this window (spreads the proxies' Certify calls)"],
   LANYARD_PROXY_CLOCK_SKEW_ALLOWANCE: ['5s', "log when the identity service's clock differs from this proxy's by more than this (leaves are backdated by the service's --skew, 20s)"],
   LANYARD_PROXY_ANCHOR_DRAIN_GRACE: ['10s', 'when a trust anchor leaves the bundle, what its peers hold open closes at its first quiet moment, at the latest after this'],
+  LANYARD_PROXY_RELAY: ['false', 'carry connections to other Lanyard proxies on the native relay (pooled mTLS connections whose bytes a native thread carries; needs the native addon, else mux is used); experimental'],
   LANYARD_PROXY_MUX: ['true', 'carry connections to other Lanyard proxies as streams on one mTLS connection (false: one TLS connection each, resumed)'],
   LANYARD_PROXY_APP_PROBES: [undefined, "the app's kubelet probes, moved to the admin port by injection: JSON, /app-health/<container>/<kind> -> the probe (written by lanyard inject)"],
   LANYARD_POD_IP: [undefined, "the pod's IP (downward API): where app probes are sent, as the kubelet sends them (unset: 127.0.0.1)"],
@@ -253,6 +256,7 @@ export function parseProxyConfig(env: Record<string, string | undefined>): Proxy
     anchorDrainGraceMs: duration('LANYARD_PROXY_ANCHOR_DRAIN_GRACE', true),
     shutdownGraceMs: duration('LANYARD_PROXY_SHUTDOWN_GRACE', true),
     multiplex: bool('LANYARD_PROXY_MUX'),
+    relay: bool('LANYARD_PROXY_RELAY'),
     appProbes,
     podIp,
     logLevel,

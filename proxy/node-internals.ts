@@ -69,6 +69,23 @@ export function socketFd(socket: Socket | Server): number {
 }
 
 /**
+ * Stops a TLS socket's TLSWrap from reading its TCP socket (`_handle.readStop()`), for the
+ * relay's hand-off (proxy/relay/relay-protocol.ts): from then on the native relay reads the
+ * socket, and Node's TLS must not take a byte of it. `pause()` is not enough: it only stops
+ * 'data' events, while the TLSWrap keeps reading and decrypting into its buffer.
+ * @throws NodeInternalsError when the handle has no readStop()
+ */
+export function stopTlsReading(tls: TLSSocket): void {
+  readStopOf(tls)();
+}
+
+function readStopOf(tls: TLSSocket): () => number {
+  const handle = (tls as unknown as { _handle?: { readStop?: () => number } | null })._handle;
+  if (!handle || typeof handle.readStop !== 'function') throw new NodeInternalsError('TLSSocket._handle.readStop()');
+  return handle.readStop.bind(handle);
+}
+
+/**
  * Start-up self-test: exercises every internal above on real objects. HTTP/2's open-stream
  * count is not among them: `Http2Session.state` has no `streamsOpen` on Node 20, so streams
  * are counted by proxy/io/session-guard.ts instead.
@@ -86,6 +103,7 @@ export async function checkNodeInternals(): Promise<void> {
   const tls = new TLSSocket(new Socket(), { isServer: true });
   attempt(() => verifyErrorOf(tls)); // present, not called: there is no handshake here
   attempt(() => markSecureConnected(tls));
+  attempt(() => readStopOf(tls));
   tls.destroy();
   const server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));

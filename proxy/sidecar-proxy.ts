@@ -30,6 +30,7 @@ import { TrustAnchorsFile } from './trust-anchors-file.js';
 import { DiscoveryClient } from './discovery/discovery-client.js';
 import { TransparentResolver } from './outbound/transparent-resolver.js';
 import { loadNative, nativeStatus, socketFd, type NativeAddon, type OriginalDestination } from './native/index.js';
+import { relayHub, type RelayHub } from './relay/relay-hub.js';
 import { checkNodeInternals } from './node-internals.js';
 import { MemoryRelief } from './io/memory-relief.js';
 import { fullCollection, youngCollector } from './io/young-collector.js';
@@ -144,6 +145,7 @@ export class SidecarProxy {
       this.relief = new MemoryRelief({ trim, closed: () => audit.closedCount, moved: () => youngCollector.movedTotal(), collect: fullCollection(), logger: this.deps.logger });
       this.relief.start();
     }
+    const relay = this.relayTransport();
     const inbound = new InboundProxy({
       host: this.cfg.inbound.host,
       port: this.cfg.inbound.port,
@@ -165,6 +167,7 @@ export class SidecarProxy {
       metrics: this.metrics,
       logger: this.deps.logger,
       drain: this.drain,
+      relay,
     });
     const routes = this.cfg.routes.map((r) => r);
     const outbound = new OutboundProxy({
@@ -182,6 +185,7 @@ export class SidecarProxy {
       metrics: this.metrics,
       logger: this.deps.logger,
       drain: this.drain,
+      relay,
     });
     const outboundAddrs = await outbound.start();
     let inboundPort = 0;
@@ -229,6 +233,25 @@ export class SidecarProxy {
       return { ready: false, reason: `certificate ${cert.serial} expired at ${cert.notAfter.toISOString()} (${this.identity.lastFailure ?? 'refresh in progress'})` };
     }
     return { ready: true };
+  }
+
+  /**
+   * The relay transport, when LANYARD_PROXY_RELAY asks for it and the addon has it; without the
+   * addon the proxy says so once and carries on with mux (peers then fall back to it too).
+   */
+  private relayTransport(): RelayHub | null {
+    if (!this.cfg.relay) return null;
+    const hub = relayHub({
+      idleMs: this.cfg.idleTimeoutMs,
+      keepaliveMs: this.cfg.keepaliveMs,
+      connectTimeoutMs: this.cfg.connectTimeoutMs,
+      statusTimeoutMs: this.cfg.connectTimeoutMs + this.cfg.handshakeTimeoutMs,
+    });
+    if (!hub) {
+      const why = nativeStatus().loaded ? 'the native addon was built before it had the relay; rebuild it with `npm run build`' : nativeStatus().reason;
+      this.deps.logger.warn({ event: 'relay_unavailable', reason: why }, 'LANYARD_PROXY_RELAY=true, but the relay transport is unavailable: using mux');
+    }
+    return hub;
   }
 
   /**

@@ -25,7 +25,7 @@ export function toAuditRecord(r: ConnectionRecord, closedAt: number, now: number
     // One schema for every path: inbound has no expectation, so null.
     expected_identity: r.expectedIdentity ?? null,
     tls: r.tls,
-    transport: r.streams !== undefined ? 'mux' : r.transport ?? (r.tls ? 'tls' : 'tcp'),
+    transport: r.streams !== undefined ? (r.transport === 'relay' ? 'relay' : 'mux') : r.transport ?? (r.tls ? 'tls' : 'tcp'),
     session: r.session ?? null,
     src: r.src,
     dst: r.dst,

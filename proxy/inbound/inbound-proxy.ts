@@ -19,6 +19,9 @@ import type { AnchorDrain } from '../tls/anchor-drain.js';
 import { expiredReason, type TlsMaterial, type TlsState } from '../tls/tls-state.js';
 import { detect, type DetectResult } from './detect.js';
 import { MuxInbound } from './mux-inbound.js';
+import { RelayInbound } from './relay-inbound.js';
+import type { RelayHub } from '../relay/relay-hub.js';
+import { RELAY_ALPN } from '../relay/relay-protocol.js';
 import type { SessionPolicy } from './session-gate.js';
 import { terminateTls } from './terminate-tls.js';
 
@@ -61,6 +64,8 @@ export interface InboundProxyConfig {
   logger: Logger;
   /** Sessions and connections of verified clients register here: removing an anchor drains theirs. */
   drain?: AnchorDrain;
+  /** Serve the relay transport (proxy/relay) to clients that offer it; null or absent: not offered. */
+  relay?: RelayHub | null;
 }
 
 export class InboundProxy {
@@ -69,6 +74,7 @@ export class InboundProxy {
   private readonly sockets = new Set<Socket>();
   private readonly pipeline: ConnectionPipeline;
   private readonly mux: MuxInbound;
+  private readonly relay: RelayInbound | null;
 
   constructor(private readonly cfg: InboundProxyConfig) {
     this.pipeline = new ConnectionPipeline({
@@ -95,6 +101,19 @@ export class InboundProxy {
       metrics: cfg.metrics,
       drain: cfg.drain,
     });
+    this.relay = cfg.relay
+      ? new RelayInbound({
+          hub: cfg.relay,
+          policy: cfg.policy,
+          streamPorts: cfg.streamPorts,
+          streamTarget: cfg.streamTarget,
+          ownPorts: cfg.ownPorts,
+          pipeline: this.pipeline,
+          sessionId: () => cfg.audit.sessionId(),
+          handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+          drain: cfg.drain,
+        })
+      : null;
     // New anchors: sessions and connections whose clients no longer verify are drained
     // (tls/anchor-drain.ts); those still trusted carry on. A rotation of our own certificate
     // needs nothing: clients checked it when they connected.
@@ -116,9 +135,12 @@ export class InboundProxy {
   /** Stops accepting; open connections get `graceMs` to finish, then are destroyed. */
   async stop(graceMs = 5000): Promise<void> {
     this.mux.closeAll();
+    this.relay?.closeAll(true);
     const s = this.server;
     this.server = null;
     await drain(s ? [s] : [], this.sockets, graceMs);
+    // The relay holds its own copy of each socket: what the grace left open is closed there.
+    this.relay?.closeAll(false);
   }
 
   private track(s: Socket): void {
@@ -158,7 +180,7 @@ export class InboundProxy {
     if (d.kind === 'timeout' || d.kind === 'closed') return this.undetected(socket, d, conn);
     const local = d.kind === 'tls' && d.sni === this.cfg.localIdentity;
     this.cfg.metrics?.detected(local ? 'tls-local' : d.kind === 'tls' ? 'tls-passthrough' : d.kind === 'malformed' ? 'malformed' : 'plaintext');
-    const peerSide = local ? await this.terminate(socket, material, d.mux === true, target, conn) : socket;
+    const peerSide = local ? await this.terminate(socket, material, d, target, conn) : socket;
     if (!peerSide) return; // refused and audited, or now a multiplexed session
     // The peer is known: unauthenticated peers may not take the share kept for verified ones.
     if (!conn.classify(conn.record.peerIdentity !== null || conn.record.peerSpiffeId != null)) return void peerSide.destroy();
@@ -188,7 +210,7 @@ export class InboundProxy {
    * Terminates TLS for the local identity: the TLS socket to carry, or null when the handshake
    * was refused (audited here) or the client chose the multiplexed transport (served as a session).
    */
-  private async terminate(socket: Socket, material: TlsMaterial, offersMux: boolean, target: InboundTarget | Error, conn: ProxiedConnection): Promise<TLSSocket | null> {
+  private async terminate(socket: Socket, material: TlsMaterial, hello: { mux?: true; relay?: true }, target: InboundTarget | Error, conn: ProxiedConnection): Promise<TLSSocket | null> {
     conn.record.tls = true;
     // Peers refuse an expired certificate anyway; refusing here names the cause in our audit.
     const expired = expiredReason(material.certificate);
@@ -198,7 +220,12 @@ export class InboundProxy {
       conn.close('local-cert-expired', expired);
       return null;
     }
-    const t = await terminateTls(socket, { context: this.contextFor(material), offersMux, timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000 });
+    const t = await terminateTls(socket, {
+      context: this.contextFor(material),
+      offersMux: hello.mux === true,
+      offersRelay: hello.relay === true && this.relay !== null,
+      timeoutMs: this.cfg.handshakeTimeoutMs ?? 10_000,
+    });
     if (!('tls' in t)) {
       conn.record.rule = 'tls';
       conn.close(t.closeReason, t.reason);
@@ -210,14 +237,17 @@ export class InboundProxy {
     if (t.identity !== null || t.spiffeId !== null) conn.authenticatedBy = t.tls;
     conn.record.peerSerial = t.presented.serial;
     conn.record.peerIssuerFingerprint = t.presented.issuerFingerprint;
-    if (t.tls.alpnProtocol !== MUX_ALPN) return t.tls;
+    const alpn = t.tls.alpnProtocol;
+    if (alpn !== MUX_ALPN && alpn !== RELAY_ALPN) return t.tls;
     if (!conn.classify(t.identity !== null || t.spiffeId !== null)) {
       t.tls.destroy();
       return null;
     }
     const expiresAt = Math.min(material.certificate.notAfter.getTime(), t.notAfter?.getTime() ?? Infinity);
     const dstHost = target instanceof Error ? socket.localAddress ?? '' : target.host;
-    this.mux.serve(t.tls, { identity: t.identity, spiffeId: t.spiffeId, presented: t.presented, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt }, conn);
+    const peer = { identity: t.identity, spiffeId: t.spiffeId, presented: t.presented, address: socket.remoteAddress ?? '', src: conn.record.src, dstHost, expiresAt };
+    if (alpn === RELAY_ALPN) this.relay!.serve(t.tls, socket, peer, conn);
+    else this.mux.serve(t.tls, peer, conn);
     return null;
   }
 

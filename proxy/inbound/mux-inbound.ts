@@ -12,16 +12,14 @@
  */
 import { constants, performServerHandshake, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { endpoint } from '../audit.js';
 import type { ConnectionPipeline, ProxiedConnection } from '../io/connection-pipeline.js';
 import { SessionGuard } from '../io/session-guard.js';
 import { markSecureConnected } from '../node-internals.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { MUX_SESSION_WINDOW, MUX_SETTINGS, portOf } from '../mux/mux-protocol.js';
-import type { Peer } from '../policy/peer.js';
 import type { AnchorDrain } from '../tls/anchor-drain.js';
-import type { PresentedCertificate } from '../tls/presented-certificate.js';
 import type { InboundTarget } from './inbound-proxy.js';
+import { admitStream, peerOf, type SessionPeer } from './stream-admission.js';
 import { sessionVerdict, type SessionPolicy } from './session-gate.js';
 
 export interface MuxInboundConfig {
@@ -47,18 +45,8 @@ export interface MuxInboundConfig {
   drain?: AnchorDrain;
 }
 
-export interface MuxPeer {
-  identity: string | null;
-  spiffeId: string | null;
-  /** The client certificate's serial and issuer, for every stream's record. */
-  presented: PresentedCertificate;
-  address: string;
-  src: string;
-  /** The host the session's connection was made to (its original destination when redirected). */
-  dstHost: string;
-  /** When the session must stop taking streams: the earlier NotAfter of the two certificates (epoch ms). */
-  expiresAt: number | null;
-}
+/** The peer of a mux session (the same shape as a relay session's). */
+export type MuxPeer = SessionPeer;
 
 export class MuxInbound {
   private readonly sessions = new Set<ServerHttp2Session>();
@@ -113,37 +101,18 @@ export class MuxInbound {
   /** `session`: the session's id, also the key its refusals are summarized under in the diagnostic log. */
   private stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: MuxPeer, session: string, authenticatedBy: TLSSocket | null): void {
     stream.on('error', () => undefined);
-    const port = portOf(headers[':authority']);
-    const target = port === null ? new Error(`stream :authority ${JSON.stringify(headers[':authority'])} names no port`) : this.cfg.streamTarget(port, peer.dstHost);
-    const conn = this.cfg.pipeline.begin({
-      peerIdentity: peer.identity,
-      peerSpiffeId: peer.spiffeId,
-      peerSerial: peer.presented.serial,
-      peerIssuerFingerprint: peer.presented.issuerFingerprint,
-      tls: true,
-      transport: 'mux',
+    const method = headers[':method'];
+    const verdict = admitStream(this.cfg, {
+      peer,
       session,
-      src: peer.src,
-      dst: target instanceof Error ? `${peer.dstHost}:${String(headers[':authority'])}` : endpoint(target.host, target.port),
-      port: target instanceof Error ? port ?? 0 : target.port,
-      decision: 'deny',
-      rule: 'mux',
-      reason: '',
+      transport: 'mux',
+      port: portOf(headers[':authority']),
+      authority: String(headers[':authority']),
+      protocolError: method === 'CONNECT' ? undefined : `stream method ${String(method)} is not CONNECT`,
+      authenticatedBy,
     });
-    conn.record.summaryKey = session;
-    conn.authenticatedBy = authenticatedBy;
-    const refuse = (status: number, closeReason: string, reason?: string, rule?: string) => {
-      answer(stream, status);
-      if (rule) conn.record.rule = rule;
-      conn.close(closeReason, reason);
-    };
-    if (headers[':method'] !== 'CONNECT') return refuse(405, 'protocol-error', `stream method ${String(headers[':method'])} is not CONNECT`);
-    if (target instanceof Error) return refuse(400, 'no-target', target.message, 'target');
-    if (this.cfg.ownPorts().includes(target.port)) return refuse(403, 'refused', `stream targets the proxy's own port ${target.port}: loop refused`, 'target');
-    const authenticated = peer.identity !== null || peer.spiffeId !== null;
-    if (!conn.admit() || !conn.classify(authenticated)) return refuse(503, 'limit', 'the inbound connection limit is reached', 'limit');
-    const decision = this.cfg.policy.current().authorize(peerOf(peer), target.port);
-    if (!conn.decide(decision)) return refuse(403, 'policy-deny');
+    if (!verdict.allow) return answer(stream, verdict.status);
+    const { conn, target } = verdict;
     void conn.carry({
       downstream: stream,
       dial: () => this.cfg.pipeline.dialTcp(target.host, target.port, stream),
@@ -154,8 +123,6 @@ export class MuxInbound {
     });
   }
 }
-
-const peerOf = (p: MuxPeer): Peer => ({ tls: true, identity: p.identity, spiffeId: p.spiffeId, address: p.address });
 
 /** A status, not a reset: REFUSED_STREAM would tell the client it may retry elsewhere. */
 function answer(stream: ServerHttp2Stream, status: number): void {

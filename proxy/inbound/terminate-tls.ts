@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { MUX_ALPN } from '../mux/mux-protocol.js';
+import { RELAY_ALPN } from '../relay/relay-protocol.js';
 import { tlsVerifyError } from '../node-internals.js';
 import { provePeer } from '../tls/peer-identity.js';
 import { NOTHING_PRESENTED, presentedFrom, type PresentedCertificate } from '../tls/presented-certificate.js';
@@ -34,6 +35,8 @@ export interface TerminateOptions {
   context: SecureContext;
   /** The ClientHello offered `lanyard.mux.v1`. */
   offersMux: boolean;
+  /** The ClientHello offered `lanyard.relay.v1` and this proxy serves it (preferred to mux). */
+  offersRelay?: boolean;
   timeoutMs: number;
 }
 
@@ -44,9 +47,10 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
     secureContext: o.context,
     requestCert: true,
     rejectUnauthorized: false, // a client certificate is optional; one that is present is checked below
-    // Select the mux transport only when the ClientHello offered it: Node refuses a handshake
+    // Select a Lanyard transport only when the ClientHello offered it: Node refuses a handshake
     // whose ALPN lists do not overlap, and other clients (openssl, curl) must still connect.
-    ALPNProtocols: o.offersMux ? [MUX_ALPN] : undefined,
+    // The server's order decides: the relay first.
+    ALPNProtocols: lanyardAlpn(o),
   });
   return new Promise((resolve) => {
     const fail = (closeReason: string, reason: string) => {
@@ -72,6 +76,11 @@ export function terminateTls(socket: Socket, o: TerminateOptions): Promise<Termi
       resolve({ tls, ...proof, notAfter: new Date(Date.parse(cert.valid_to)), presented: presentedFrom(cert), seconds, resumed: tls.isSessionReused() });
     });
   });
+}
+
+function lanyardAlpn(o: TerminateOptions): string[] | undefined {
+  const list = [...(o.offersRelay ? [RELAY_ALPN] : []), ...(o.offersMux ? [MUX_ALPN] : [])];
+  return list.length ? list : undefined;
 }
 
 /** OpenSSL verified the client's chain against the anchors during the handshake; its verdict. */

@@ -204,6 +204,20 @@ export class ProxiedConnection {
     this.slot?.release();
   }
 
+  /**
+   * The bytes are carried elsewhere (the native relay, proxy/relay): audits the open once they
+   * flow. `finished` closes it with what the application was sent (rx) and sent (tx).
+   */
+  opened(): void {
+    this.open();
+  }
+
+  finished(rx: number, tx: number, closeReason: string): void {
+    this.record.rx = rx;
+    this.record.tx = tx;
+    this.close(closeReason);
+  }
+
   /** Frees the slot without a record (a connection handed over as a session, counted there). */
   release(): void {
     this.slot?.release();

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { DialTimeoutError } from '../io/dial.js';
 import { SessionGuard, type SessionEnd } from '../io/session-guard.js';
 import { presentedBy, type PresentedCertificate } from '../tls/presented-certificate.js';
-import { authorityFor, MUX_ALPN, MUX_SESSION_WINDOW, MUX_SETTINGS } from './mux-protocol.js';
+import { authorityFor, MUX_ALPN, MUX_SESSION_WINDOW, MUX_SETTINGS, PEER_STATUS_REASONS } from './mux-protocol.js';
 
 /** What the dialler hands back: something to splice with, and how it was made. */
 export interface DialResult {
@@ -65,13 +65,6 @@ function isRetryable(stream: ClientHttp2Stream): boolean {
   return stream.rstCode === constants.NGHTTP2_REFUSED_STREAM || stream.session?.closed === true || stream.session?.destroyed === true;
 }
 
-const STATUS_REASONS: Record<number, string> = {
-  403: "refused by the peer proxy's policy",
-  502: 'the peer proxy could not reach its application',
-  400: 'the peer proxy rejected the stream target',
-  405: 'the peer proxy rejected the stream method',
-  503: 'the peer proxy is at its connection limit',
-};
 
 interface Session {
   generation: number;
@@ -224,7 +217,7 @@ export class MuxClient {
       const onResponse = (headers: Record<string, unknown>) => {
         const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
         if (status === 200) return (settle(), resolve({ stream, multiplexed: true, resumed: false, handshake, tls: s.tls, presented: s.presented }));
-        const err = new Error(STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
+        const err = new Error(PEER_STATUS_REASONS[status] ?? `the peer proxy answered ${status}`) as NodeJS.ErrnoException;
         err.code = `ERR_LANYARD_MUX_${status}`;
         fail(err);
       };
@@ -244,7 +237,8 @@ export class MuxClient {
   }
 }
 
-function earliest(a: number | null, b: number): number | null {
+/** The earlier of two expiries (epoch ms); `b` NaN (an unparsable NotAfter) counts as none. */
+export function earliest(a: number | null, b: number): number | null {
   if (Number.isNaN(b)) return a;
   return a === null ? b : Math.min(a, b);
 }

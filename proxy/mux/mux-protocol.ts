@@ -36,3 +36,12 @@ export function portOf(authority: string | undefined): number | null {
   const port = m ? Number(m[1]) : NaN;
   return Number.isInteger(port) && port > 0 && port <= 65535 ? port : null;
 }
+
+/** What a peer proxy's answer to a stream means (mux: the HTTP/2 status; relay: its STATUS record), for the outbound audit. */
+export const PEER_STATUS_REASONS: Record<number, string> = {
+  403: "refused by the peer proxy's policy",
+  502: 'the peer proxy could not reach its application',
+  400: 'the peer proxy rejected the stream target',
+  405: 'the peer proxy rejected the stream method',
+  503: 'the peer proxy is at its connection limit',
+};

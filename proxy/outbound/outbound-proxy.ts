@@ -10,7 +10,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket, type Pee
 import type { Logger } from '../../src/telemetry/logger.js';
 import { ConnectionAudit, endpoint } from '../audit.js';
 import { ConnectionLimit } from '../io/connection-limit.js';
-import { ConnectionPipeline, type ProxiedConnection } from '../io/connection-pipeline.js';
+import { ConnectionPipeline, type ConnectFailure, type ProxiedConnection } from '../io/connection-pipeline.js';
 import type { SpliceEnd } from '../io/splice.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { parseSubjectAltName, provePeer } from '../tls/peer-identity.js';
@@ -19,6 +19,8 @@ import { expiredReason, type TlsState } from '../tls/tls-state.js';
 import { fmt, type HostPort, type Route } from './routes.js';
 import { drain } from '../io/drain.js';
 import { MuxClient } from '../mux/mux-client.js';
+import { RelayClient } from '../relay/relay-client.js';
+import type { RelayHub } from '../relay/relay-hub.js';
 
 export interface OutboundProxyConfig {
   /** Routes with a `listen` address get a listener each. */
@@ -46,6 +48,8 @@ export interface OutboundProxyConfig {
   logger: Logger;
   /** Sessions and connections to upstreams register here: removing an anchor drains theirs. */
   drain?: AnchorDrain;
+  /** Offer the relay transport (proxy/relay) to meshed upstreams, before mux; null or absent: not offered. */
+  relay?: RelayHub | null;
 }
 
 export interface Upstream {
@@ -65,6 +69,7 @@ export class OutboundProxy {
   private sessionGeneration = -1;
   private readonly sockets = new Set<Socket>();
   private readonly pipeline: ConnectionPipeline;
+  private readonly relay: RelayClient | null;
 
   private readonly sweeper: NodeJS.Timeout;
 
@@ -80,6 +85,18 @@ export class OutboundProxy {
       track: (s) => this.track(s),
       drain: cfg.drain,
     });
+    this.relay = cfg.relay
+      ? new RelayClient({
+          hub: cfg.relay,
+          connectTls: (address, identity, alpn, socket) => this.connectTls(address, identity, alpn, socket),
+          generation: () => this.cfg.tls.current()?.generation ?? 0,
+          certificateExpiry: () => this.cfg.tls.current()?.certificate.notAfter.getTime() ?? null,
+          timeoutMs: (cfg.connectTimeoutMs ?? 5000) + (cfg.handshakeTimeoutMs ?? 10_000),
+          track: (s) => this.track(s),
+          drain: cfg.drain,
+          metrics: cfg.metrics,
+        })
+      : null;
     // Destinations come and go (pods are replaced): forget the per-destination state of those
     // not dialled for a while, so a long-lived proxy in a churning cluster does not grow.
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -88,6 +105,7 @@ export class OutboundProxy {
 
   private sweep(): void {
     for (const [key, m] of this.muxes) if (m.unusedFor(10 * 60_000)) this.muxes.delete(key);
+    this.relay?.sweep(10 * 60_000);
     while (this.sessions.size > 10_000) this.sessions.delete(this.sessions.keys().next().value as string);
   }
 
@@ -115,7 +133,10 @@ export class OutboundProxy {
   async stop(graceMs = 5000): Promise<void> {
     clearInterval(this.sweeper);
     for (const m of this.muxes.values()) m.close();
+    this.relay?.closeAll(true);
     await drain(this.servers, this.sockets, graceMs);
+    // The relay holds its own copy of each socket: what the grace left open is closed there.
+    this.relay?.closeAll(false);
   }
 
   private track(s: Socket): void {
@@ -173,12 +194,16 @@ export class OutboundProxy {
     const expired = up.identity !== null ? expiredReason(material.certificate) : null;
     if (expired) return refuse(conn, client, expired, 'local-cert-expired');
     const identity = up.identity;
-    void conn.carry({
-      downstream: client,
-      dial: identity === null ? () => this.pipeline.dialTcp(up.address.host, up.address.port, client) : () => this.dialMeshed(up.address, identity, conn),
-      app: 'downstream',
-      failed: (e) => ({ decision: 'deny', reason: describeUpstreamError(e, up), closeReason: `upstream:${e.code ?? e.message}` }),
-    });
+    const failed = (e: NodeJS.ErrnoException): ConnectFailure => ({ decision: 'deny', reason: describeUpstreamError(e, up), closeReason: `upstream:${e.code ?? e.message}` });
+    const carry = () =>
+      void conn.carry({
+        downstream: client,
+        dial: identity === null ? () => this.pipeline.dialTcp(up.address.host, up.address.port, client) : () => this.dialMeshed(up.address, identity, conn),
+        app: 'downstream',
+        failed,
+      });
+    if (identity !== null && this.relay?.wants(up.address, identity)) return this.relay.carry({ conn, client, address: up.address, identity, failed, fallback: carry });
+    carry();
   }
 
   /** A stream or TLS connection to a meshed upstream whose certificate proved `identity`. */
@@ -230,7 +255,8 @@ export class OutboundProxy {
     return m;
   }
 
-  private connectTls(address: HostPort, identity: string, alpn: string[]): TLSSocket {
+  /** `socket`: a TCP connection to run TLS over (the relay needs its descriptor); default: one made here. */
+  private connectTls(address: HostPort, identity: string, alpn: string[], socket?: Socket): TLSSocket {
     const material = this.cfg.tls.current()!;
     if (material.generation !== this.sessionGeneration) {
       // New certificate or anchors: sessions made under the old ones must not be resumed.
@@ -242,6 +268,7 @@ export class OutboundProxy {
     const options: ConnectionOptions & { allowHalfOpen: boolean } = {
       host: address.host,
       port: address.port,
+      socket,
       servername: identity,
       secureContext: material.clientContext,
       minVersion: 'TLSv1.3',
@@ -251,12 +278,12 @@ export class OutboundProxy {
       ALPNProtocols: alpn.length ? alpn : undefined,
     };
     // tls.connect passes allowHalfOpen on to the TLSSocket (its types omit it).
-    const socket = tlsConnect(options);
-    socket.setNoDelay(true);
+    const tls = tlsConnect(options);
+    tls.setNoDelay(true);
     // A ticket that arrives after the certificate or anchors changed belongs to the old ones.
     const generation = material.generation;
-    if (resume) socket.on('session', (s: Buffer) => generation === this.sessionGeneration && this.sessions.set(key, s));
-    return socket;
+    if (resume) tls.on('session', (s: Buffer) => generation === this.sessionGeneration && this.sessions.set(key, s));
+    return tls;
   }
 }
 

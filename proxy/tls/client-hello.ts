@@ -8,8 +8,11 @@
  */
 
 export type Detection =
-  /** `mux` is set when the client offers Lanyard's multiplexed transport (ALPN `lanyard.mux.v1`). */
-  | { kind: 'tls'; sni: string | null; mux?: true }
+  /**
+   * `mux` is set when the client offers Lanyard's multiplexed transport (ALPN `lanyard.mux.v1`),
+   * `relay` when it offers the relay transport (`lanyard.relay.v1`).
+   */
+  | { kind: 'tls'; sni: string | null; mux?: true; relay?: true }
   | { kind: 'plaintext' }
   | { kind: 'need-more' }
   /** Starts like TLS but is not a well-formed ClientHello. */
@@ -23,6 +26,7 @@ const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
 const MUX_ALPN = Buffer.from('lanyard.mux.v1');
+const RELAY_ALPN = Buffer.from('lanyard.relay.v1');
 
 export function detectProtocol(buf: Buffer): Detection {
   if (buf.length === 0) return { kind: 'need-more' };
@@ -67,7 +71,7 @@ function parseClientHello(b: Buffer): Detection {
     if (extEnd > b.length) return { kind: 'malformed', reason: 'extensions overrun the ClientHello' };
     p += 2;
     let sni: string | null = null;
-    let mux = false;
+    let offered = { mux: false, relay: false };
     while (p + 4 <= extEnd) {
       const type = b.readUInt16BE(p);
       const len = b.readUInt16BE(p + 2);
@@ -78,26 +82,29 @@ function parseClientHello(b: Buffer): Detection {
         if (name === undefined) return { kind: 'malformed', reason: 'malformed server_name extension' };
         sni = name;
       } else if (type === EXT_ALPN) {
-        mux = offersMux(b.subarray(body, body + len));
+        offered = lanyardProtocols(b.subarray(body, body + len));
       }
       p = body + len;
     }
-    return mux ? { kind: 'tls', sni, mux: true } : { kind: 'tls', sni };
+    return { kind: 'tls', sni, ...(offered.mux && { mux: true }), ...(offered.relay && { relay: true }) };
   } catch {
     return { kind: 'malformed', reason: 'truncated ClientHello' };
   }
 }
 
-/** Whether an ALPN extension's protocol list contains `lanyard.mux.v1`. */
-function offersMux(ext: Buffer): boolean {
-  if (ext.length < 2) return false;
+/** Which of Lanyard's transports an ALPN extension's protocol list offers. */
+function lanyardProtocols(ext: Buffer): { mux: boolean; relay: boolean } {
+  const offered = { mux: false, relay: false };
+  if (ext.length < 2) return offered;
   const end = Math.min(ext.length, 2 + ext.readUInt16BE(0));
   for (let p = 2; p < end; p += 1 + ext[p]) {
     const len = ext[p];
-    if (p + 1 + len > end) return false;
-    if (ext.subarray(p + 1, p + 1 + len).equals(MUX_ALPN)) return true;
+    if (p + 1 + len > end) break;
+    const name = ext.subarray(p + 1, p + 1 + len);
+    if (name.equals(MUX_ALPN)) offered.mux = true;
+    if (name.equals(RELAY_ALPN)) offered.relay = true;
   }
-  return false;
+  return offered;
 }
 
 /**

@@ -17,7 +17,7 @@ export interface AuditRecordV1 {
   audit: typeof AUDIT_SCHEMA;
   /** When the connection closed and the record was written (ISO 8601, UTC, ms). */
   time: string;
-  /** `connection`: one application connection, classic or a multiplexed stream; `mux_session`: a multiplexed session (its streams have their own records). */
+  /** `connection`: one application connection, classic or a multiplexed stream; `mux_session`: a session of the multiplexed or relay transport (its streams have their own records). */
   event: 'connection' | 'mux_session';
   /** `inbound`: a peer connected to this workload; `outbound`: this workload connected out. */
   direction: 'inbound' | 'outbound';
@@ -35,8 +35,8 @@ export interface AuditRecordV1 {
   expected_identity: string | null;
   /** TLS was terminated (inbound) or originated (outbound) by this proxy. */
   tls: boolean;
-  /** `tcp`: no TLS by this proxy; `tls`: one TLS connection; `mux`: a stream on (or, for mux_session, the session of) the multiplexed transport. */
-  transport: 'tcp' | 'tls' | 'mux';
+  /** `tcp`: no TLS by this proxy; `tls`: one TLS connection; `mux`: a stream on (or, for mux_session, the session of) the multiplexed transport; `relay`: the same on the relay transport (LANYARD_PROXY_RELAY). */
+  transport: 'tcp' | 'tls' | 'mux' | 'relay';
   /** Inbound multiplexed streams and sessions: the session's id, the same on the session's record and on each of its streams; else null. */
   session: string | null;
   /** Where the connection came from, `host:port` (`[v6]:port`). */
